@@ -1,0 +1,42 @@
+"""pytest-lifecycle: a conformance kit for lifecycle, checkpoint, lock and stream contracts.
+
+Register a provider, run ``pytest --pyargs conformance``, and read which rule
+broke.  See the README for the full story.
+"""
+
+from .catalogue import CONTRACTS, RULES, Contract, Rule, UnknownRuleError, get_rule, rules_for
+from .context import Context, KitClock
+from .discovery import ENTRY_POINT_GROUP
+from .doubles import Gate, GatedAgent, InjectedFailure
+from .errors import ProviderError, ProviderHung, RuleViolation
+from .kit import NOT_CLAIMED, Kit
+from .machines import run_machine
+from .provider import Factory, Provider
+from .runner import Task
+from .surface import unwrap
+
+__all__ = [
+    "CONTRACTS",
+    "ENTRY_POINT_GROUP",
+    "NOT_CLAIMED",
+    "RULES",
+    "Context",
+    "Contract",
+    "Factory",
+    "Gate",
+    "GatedAgent",
+    "InjectedFailure",
+    "Kit",
+    "KitClock",
+    "Provider",
+    "ProviderError",
+    "ProviderHung",
+    "Rule",
+    "RuleViolation",
+    "Task",
+    "UnknownRuleError",
+    "get_rule",
+    "rules_for",
+    "run_machine",
+    "unwrap",
+]

@@ -1,0 +1,81 @@
+"""The kit's core fixtures: the provider under test, the kit, its clock.
+
+Contract fixtures (``session_lifecycle``, ``gated_agent``, …) live in
+:mod:`pytest_lifecycle.contracts`; all of them are public, so a project can
+write its own extra tests with the tools the suite uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from .catalogue import Rule, UnknownRuleError, get_rule
+from .context import KitClock
+from .kit import Kit
+from .provider import Provider
+from .state import state_of
+
+#: The rule of tests that carry no ``rule`` marker (a project's own tests).
+UNMARKED = "TEST"
+
+
+@pytest.fixture
+def lifecycle_provider(request: pytest.FixtureRequest) -> Provider:
+    """The provider under test.
+
+    Parametrized over the selected providers (the test id carries the
+    provider name).  Override this fixture in a ``conftest.py`` to certify
+    one provider without any option.
+    """
+    param = getattr(request, "param", None)
+    if param is None:
+        return state_of(request.config).providers()[0]
+    assert isinstance(param, Provider)
+    return param
+
+
+def _rule_of(item: pytest.Item) -> Rule:
+    marker = item.get_closest_marker("rule")
+    if marker is None:
+        return Rule(UNMARKED, "", "required", f"{item.name} (no rule marker)")
+    try:
+        return get_rule(marker.args[0])
+    except (UnknownRuleError, IndexError) as exc:
+        pytest.fail(f"{item.nodeid}: bad @pytest.mark.rule: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def lifecycle_kit(request: pytest.FixtureRequest, lifecycle_provider: Provider, tmp_path: Path) -> Iterator[Kit]:
+    """The :class:`~pytest_lifecycle.Kit` of this test.
+
+    Knows the test's rule (from ``@pytest.mark.rule``) and provider, skips the
+    test as *not claimed* when the provider does not claim what the rule
+    needs, runs provider calls with the ``--lifecycle-timeout`` deadline, and
+    at teardown releases every gate and checks no provider thread is left.
+    """
+    if not isinstance(lifecycle_provider, Provider):
+        pytest.fail(
+            f"the lifecycle_provider fixture returned {type(lifecycle_provider).__qualname__}, "
+            "expected pytest_lifecycle.Provider",
+            pytrace=False,
+        )
+    state = state_of(request.config)
+    rule = _rule_of(request.node)
+    props = request.node.user_properties
+    if ("lifecycle_provider", lifecycle_provider.name) not in props:
+        props.append(("lifecycle_provider", lifecycle_provider.name))
+    kit = Kit(provider=lifecycle_provider, rule=rule, timeout=state.timeout, directory=tmp_path, profile=state.profile,
+              nodeid=request.node.nodeid)
+    if rule.id != UNMARKED:
+        kit.require()
+    yield kit
+    kit.close()
+
+
+@pytest.fixture
+def lifecycle_clock(lifecycle_kit: Kit) -> KitClock:
+    """The clock the kit hands to every factory (``ctx.clock``); move it with ``advance()``."""
+    return lifecycle_kit.clock

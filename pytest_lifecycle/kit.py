@@ -1,0 +1,229 @@
+"""The :class:`Kit`: what one conformance test holds.
+
+A kit knows the test's rule and provider, runs provider calls with a
+deadline, builds fresh instances, keeps the trace of every call for failure
+messages, and owns the gates of the test doubles.  At teardown it opens every
+gate and makes sure no provider thread outlived the test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+from typing import Any, Callable, Final, NoReturn, TypeVar
+
+import pytest
+
+from .catalogue import CONTRACTS, Rule
+from .context import Context, KitClock
+from .errors import ProviderError, RuleViolation
+from .provider import Provider
+from .runner import Runner, Task
+from .surface import Guarded, GuardedContextManager, short_repr
+
+__all__ = ["Kit", "NOT_CLAIMED"]
+
+T = TypeVar("T")
+
+#: Skip reasons of rules a provider does not claim start with this.
+NOT_CLAIMED: Final = "not claimed"
+
+#: The bound for "returns promptly" (LC-14, RS-06, LK-03): generous for a
+#: call that takes no lock, short enough that a mutant fails in about a second.
+PROMPT: Final = 1.0
+
+#: How many trace entries a failure message shows.
+STEPS_SHOWN: Final = 14
+
+
+class Kit:
+    """Everything a conformance test drives the provider with.
+
+    :param provider: the provider under test.
+    :param rule: the rule the test checks.
+    :param timeout: seconds before a provider call counts as hung.
+    :param directory: where fresh context directories are made.
+    :param profile: the lifecycle profile (sizes of churn, crash loops, …).
+    :param nodeid: the test's node id (for replay commands).
+    """
+
+    def __init__(
+        self, *, provider: Provider, rule: Rule, timeout: float, directory: Path, profile: Any = None, nodeid: str = ""
+    ) -> None:
+        self.provider: Final = provider
+        self.rule: Final = rule
+        self.timeout: Final = timeout
+        self.prompt: Final = min(PROMPT, timeout)
+        self.profile = profile
+        self.nodeid: Final = nodeid
+        self.clock: Final = KitClock()
+        self.runner: Final = Runner(rule=rule.id, provider=provider.name, timeout=timeout, on_done=self.task_finished)
+        self._directory = directory
+        self._contexts = itertools.count(1)
+        self._trace: list[str] = []
+        self._trace_lock = threading.Lock()
+        self._gates: list[Any] = []
+        self._labels: dict[str, itertools.count[int]] = {}
+        self._cleanups: list[Callable[[], None]] = []
+
+    # -- claims -----------------------------------------------------------
+
+    def require(self, contract: str | None = None, capability: str | None = None) -> None:
+        """Skip as *not claimed* unless the provider claims what the rule needs."""
+        contract = contract or self.rule.contract
+        if not self.provider.claims(contract):
+            pytest.skip(f"{NOT_CLAIMED}: provider {self.provider.name!r} does not implement {contract} ({self.rule.id})")
+        capability = capability or self.rule.capability
+        if capability and not self.provider.claims_capability(capability):
+            pytest.skip(
+                f"{NOT_CLAIMED}: provider {self.provider.name!r} does not claim capability "
+                f"{capability!r} ({self.rule.id})"
+            )
+
+    # -- instances --------------------------------------------------------
+
+    def context(self, contract: str | None = None, **extras: Any) -> Context:
+        """A fresh context: a new empty directory, the kit clock, *extras*."""
+        contract = contract or self.rule.contract
+        path = self._directory / f"ctx-{next(self._contexts)}"
+        path.mkdir(parents=True)
+        return Context(path, self.clock, contract=contract, extras=extras)
+
+    def instance(self, contract: str | None = None, ctx: Context | None = None) -> Any:
+        """A fresh guarded instance built by the provider's factory.
+
+        Pass the *ctx* of an earlier instance to simulate a restart (the old
+        instance is not closed: that is the crash).
+        """
+        __tracebackhide__ = True
+        from .contracts import contract_support
+
+        contract = contract or self.rule.contract
+        self.require(contract, capability="")
+        support = contract_support(contract)
+        if ctx is None:
+            ctx = self.context(contract, **support.context_extras(self))
+        factory = self.provider.factories[contract]
+        try:
+            raw = self.runner.call(factory, ctx, what=f"the {contract} factory")
+        except RuleViolation:
+            raise
+        except Exception as exc:
+            raise ProviderError(
+                f"the {contract} factory raised {type(exc).__name__}: {exc}",
+                provider=self.provider.name, contract=contract, rule=self.rule.id,
+            ) from exc
+        if raw is None:
+            raise ProviderError(
+                f"the {contract} factory returned None instead of an instance",
+                provider=self.provider.name, contract=contract, rule=self.rule.id,
+            )
+        return self.guard(raw, support.surface.name)
+
+    def guard(self, obj: Any, surface: str) -> Any:
+        """Wrap a provider object in the proxy of the named surface."""
+        from .contracts import surface_named
+
+        spec = surface_named(surface)
+        label = self.label(spec.name)
+        cls = GuardedContextManager if spec.context_manager else Guarded
+        return cls(obj, spec, self, label)
+
+    def label(self, stem: str, *, numbered: bool = False) -> str:
+        """A short unique name for trace lines: ``store``, ``store-2``, ``agent-1``."""
+        n = next(self._labels.setdefault(stem, itertools.count(1)))
+        return f"{stem}-{n}" if numbered or n > 1 else stem
+
+    # -- calls ------------------------------------------------------------
+
+    def spawn(self, fn: Callable[..., T], *args: Any, what: str | None = None, **kwargs: Any) -> Task[T]:
+        """Run ``fn`` on a worker thread; see :class:`~pytest_lifecycle.runner.Task`."""
+        return self.runner.spawn(fn, *args, what=what, **kwargs)
+
+    def call(self, fn: Callable[..., T], *args: Any, what: str | None = None, timeout: float | None = None, **kwargs: Any) -> T:
+        """Run a block of provider calls on one worker, bounded by the timeout."""
+        __tracebackhide__ = True
+        return self.runner.call(fn, *args, what=what, timeout=timeout, **kwargs)
+
+    # -- trace and checks -------------------------------------------------
+
+    def note(self, step: str) -> None:
+        """Add a line to the trace that failure messages show."""
+        with self._trace_lock:
+            self._trace.append(step)
+
+    def steps(self, last: int = STEPS_SHOWN) -> str:
+        with self._trace_lock:
+            shown = self._trace[-last:]
+            skipped = len(self._trace) - len(shown)
+        if not shown:
+            return "no steps"
+        lead = f"… {skipped} earlier steps; " if skipped else ""
+        return lead + "; ".join(shown)
+
+    def fail(self, message: str) -> NoReturn:
+        """Fail the rule: ``[RULE] message after <steps>``."""
+        __tracebackhide__ = True
+        raise RuleViolation(self.rule.id, f"{message} after {self.steps()}")
+
+    def check(self, condition: object, message: str) -> None:
+        """Fail the rule with *message* unless *condition* holds."""
+        __tracebackhide__ = True
+        if not condition:
+            self.fail(message)
+
+    def expect(self, got: Any, expected: Any, what: str) -> None:
+        """``got`` must equal ``expected`` (and be the same kind of thing).
+
+        ``True``/``False``/``None`` are compared by identity so that ``1`` is
+        not accepted for ``True``.
+        """
+        __tracebackhide__ = True
+        if expected is True or expected is False or expected is None:
+            ok = got is expected
+        else:
+            ok = type(got) is type(expected) and got == expected if isinstance(expected, (int, str)) else got == expected
+        if not ok:
+            self.fail(f"{what}: expected {short_repr(expected)}, got {short_repr(got)}")
+
+    # -- gates and teardown -----------------------------------------------
+
+    def gate(self, name: str, *, closed: bool = False) -> Any:
+        """A new :class:`~pytest_lifecycle.doubles.Gate` owned by this kit."""
+        from .doubles.gate import Gate
+
+        gate = Gate(self, name, closed=closed)
+        self._gates.append(gate)
+        return gate
+
+    def task_finished(self) -> None:
+        # Gates waiting "until entered, unless the task ended" re-check.
+        for gate in list(self._gates):
+            gate.poke()
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Run *fn* at teardown (after the gates are opened)."""
+        self._cleanups.append(fn)
+
+    def close(self) -> None:
+        """Open every gate, then make sure no provider call outlived the test."""
+        __tracebackhide__ = True
+        for gate in self._gates:
+            gate.open()
+        errors: list[BaseException] = []
+        for fn in reversed(self._cleanups):
+            try:
+                fn()
+            except BaseException as exc:  # reported below, after every cleanup ran
+                errors.append(exc)
+        stuck = self.runner.close()
+        if stuck:
+            what = ", ".join(t.what for t in stuck)
+            raise RuleViolation(
+                self.rule.id,
+                f"provider {self.provider.name!r} still inside {what} {self.timeout:g}s after the test "
+                "released every gate (its thread is abandoned)",
+            )
+        if errors:
+            raise errors[0]

@@ -1,0 +1,36 @@
+"""Command-line and ini options, in the ``lifecycle`` group."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+
+__all__ = ["add_options"]
+
+PROVIDER_HELP: Final = (
+    "provider to certify: an entry-point name (group pytest_lifecycle.providers), a name offered "
+    "by the pytest_lifecycle_providers hook, or package.module:attribute; repeat to certify several "
+    "(default: the bundled reference)"
+)
+TIMEOUT_HELP: Final = "seconds a provider call may take before it counts as hung (default: 5)"
+PROFILE_HELP: Final = (
+    "how hard to try: 'ci' (default, fast), 'thorough', or the name of a registered Hypothesis profile"
+)
+RULE_HELP: Final = "run only the tests of these rules: an id (LC-05) or a prefix (LC); repeatable"
+REPORT_HELP: Final = "write the provider x rule verdicts as JSON to this path"
+DEFAULT_TIMEOUT: Final = 5.0
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lifecycle", "pytest-lifecycle conformance kit")
+    group.addoption("--lifecycle-provider", action="append", default=[], metavar="NAME", help=PROVIDER_HELP)
+    group.addoption("--lifecycle-timeout", type=float, default=None, metavar="SECONDS", help=TIMEOUT_HELP)
+    group.addoption("--lifecycle-profile", default=None, metavar="NAME", help=PROFILE_HELP)
+    group.addoption("--lifecycle-rule", action="append", default=[], metavar="ID", help=RULE_HELP)
+    group.addoption("--lifecycle-report", default=None, metavar="PATH", help=REPORT_HELP)
+    group.addoption("--lifecycle-rules", action="store_true", help="print the rule catalogue and exit")
+    group.addoption("--lifecycle-providers", action="store_true", help="list the available providers and exit")
+    parser.addini("lifecycle_providers", PROVIDER_HELP, type="linelist", default=[])
+    parser.addini("lifecycle_timeout", TIMEOUT_HELP, default=str(DEFAULT_TIMEOUT))
+    parser.addini("lifecycle_profile", PROFILE_HELP, default="ci")

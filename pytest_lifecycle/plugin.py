@@ -1,0 +1,165 @@
+"""The pytest plugin (entry point ``pytest11: lifecycle``).
+
+Cheap by design: with no conformance test collected it only adds options
+and a marker; providers are resolved lazily, and Hypothesis is imported only
+by the state machines.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from . import hookspecs
+from .catalogue import CONTRACTS, RULES, UnknownRuleError, get_rule
+from .contracts import FIXTURE_MODULES
+from .discovery import ENTRY_POINT_GROUP, UnknownProvider, available_entry_points, load_provider
+from .errors import ProviderError
+from .options import DEFAULT_TIMEOUT, add_options
+from .profiles import get_profile
+from .report import LifecycleReport, print_catalogue
+from .state import STATE_KEY, LifecycleState, state_of
+
+pytest_plugins = ["pytest_lifecycle.fixtures", *FIXTURE_MODULES]
+
+RULE_MARKER_HELP = "rule(id): the catalogue rule a conformance test checks, e.g. rule('LC-05')"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if config.option.lifecycle_rules:
+        print_catalogue(config)
+        return 0
+    if config.option.lifecycle_providers:
+        _print_providers(config)
+        return 0
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", RULE_MARKER_HELP)
+    specs = list(config.option.lifecycle_provider or config.getini("lifecycle_providers"))
+    timeout = config.option.lifecycle_timeout
+    if timeout is None:
+        try:
+            timeout = float(config.getini("lifecycle_timeout") or DEFAULT_TIMEOUT)
+        except ValueError:
+            raise pytest.UsageError(f"lifecycle_timeout must be a number, got {config.getini('lifecycle_timeout')!r}") from None
+    if timeout <= 0:
+        raise pytest.UsageError(f"--lifecycle-timeout must be positive, got {timeout}")
+    try:
+        profile = get_profile(config.option.lifecycle_profile or config.getini("lifecycle_profile"))
+    except KeyError as exc:
+        raise pytest.UsageError(exc.args[0]) from None
+    rule_filter = list(config.option.lifecycle_rule)
+    for selector in rule_filter:
+        if selector not in RULES and not any(r.startswith(selector + "-") for r in RULES):
+            raise pytest.UsageError(f"--lifecycle-rule {selector!r}: {UnknownRuleError(selector)}")
+    state = LifecycleState(config, specs=specs, timeout=timeout, profile=profile, rule_filter=rule_filter)
+    config.stash[STATE_KEY] = state
+    if specs:
+        # An explicit selection is checked now, so a typo is a usage error
+        # (exit code 4) that lists what is available.
+        try:
+            state.providers()
+        except UnknownProvider as exc:
+            raise pytest.UsageError(str(exc)) from None
+        except ProviderError as exc:
+            raise pytest.UsageError(f"cannot load lifecycle provider: {exc}") from None
+    config.pluginmanager.register(LifecycleReport(config), "lifecycle-report")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "lifecycle_provider" not in metafunc.fixturenames:
+        return
+    # A project that overrides the fixture picks its own provider.
+    defs = metafunc._arg2fixturedefs.get("lifecycle_provider")
+    if defs and not defs[-1].func.__module__.startswith("pytest_lifecycle."):
+        return
+    providers = state_of(metafunc.config).providers()
+    metafunc.parametrize("lifecycle_provider", providers, indirect=True, ids=[p.name for p in providers])
+
+
+@cache
+def _conformance_dir() -> Path | None:
+    spec = importlib.util.find_spec("conformance")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+_CONTRACT_FILES = frozenset(f"{name}.py" for name in CONTRACTS)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    # Conformance modules are named after their contract (so that
+    # ``from conformance.session_lifecycle import *`` reads well), which
+    # pytest's python_files patterns do not match: collect them here.
+    if file_path.name not in _CONTRACT_FILES or file_path.parent.resolve() != _conformance_dir():
+        return None
+    patterns = parent.config.getini("python_files")
+    if parent.session.isinitpath(file_path) or any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
+        return None  # pytest's own collector takes it
+    return pytest.Module.from_parent(parent, path=file_path)
+
+
+def _rule_id(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("rule")
+    return str(marker.args[0]) if marker and marker.args else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    state = state_of(config)
+    selected: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        rule = _rule_id(item)
+        if rule is not None:
+            item.user_properties.append(("lifecycle_rule", rule))
+            provider = getattr(item, "callspec", None) and item.callspec.params.get("lifecycle_provider")
+            if provider is not None:
+                item.user_properties.append(("lifecycle_provider", provider.name))
+        if state.rule_filter and not (rule and any(rule == s or rule.startswith(s + "-") for s in state.rule_filter)):
+            deselected.append(item)
+        else:
+            selected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    rule = _rule_id(item)
+    if rule is not None:
+        try:
+            get_rule(rule)
+        except UnknownRuleError as exc:
+            pytest.fail(f"{item.nodeid}: @pytest.mark.rule({rule!r}): {exc}", pytrace=False)
+
+
+def _print_providers(config: pytest.Config) -> None:
+    offered = [p for batch in config.hook.pytest_lifecycle_providers(config=config) if batch for p in batch]
+    names = {"reference": "bundled reference provider"}
+    names.update({name: f"entry point {ep.value}" for name, ep in available_entry_points().items()})
+    names.update({p.name: "pytest_lifecycle_providers hook" for p in offered})
+    by_name = {p.name: p for p in offered}
+    print(f"lifecycle providers (entry-point group {ENTRY_POINT_GROUP}):")
+    for name, origin in sorted(names.items()):
+        try:
+            p = load_provider(name, by_name)
+            caps = f"; capabilities: {', '.join(sorted(p.capabilities))}" if p.capabilities else ""
+            print(f"  {name:<16} {', '.join(p.factories)}{caps}  [{origin}]")
+        except (ProviderError, UnknownProvider) as exc:
+            print(f"  {name:<16} BROKEN: {exc}  [{origin}]")

@@ -1,0 +1,43 @@
+"""The plugin's per-session state, kept in ``config.stash``."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+
+from .discovery import select_providers
+from .profiles import LifecycleProfile
+from .provider import Provider
+
+__all__ = ["LifecycleState", "STATE_KEY", "state_of"]
+
+
+class LifecycleState:
+    """Options as parsed, and the providers once resolved.
+
+    Providers resolve lazily: a suite that collects no conformance test
+    never imports a provider.
+    """
+
+    def __init__(self, config: pytest.Config, *, specs: list[str], timeout: float, profile: LifecycleProfile, rule_filter: list[str]) -> None:
+        self.config: Final = config
+        self.specs: Final = specs
+        self.timeout: Final = timeout
+        self.profile: Final = profile
+        self.rule_filter: Final = rule_filter
+        self._providers: list[Provider] | None = None
+
+    def providers(self) -> list[Provider]:
+        """The selected providers (see :mod:`pytest_lifecycle.discovery`)."""
+        if self._providers is None:
+            offered = [p for batch in self.config.hook.pytest_lifecycle_providers(config=self.config) if batch for p in batch]
+            self._providers = select_providers(self.specs, offered)
+        return self._providers
+
+
+STATE_KEY: Final = pytest.StashKey[LifecycleState]()
+
+
+def state_of(config: pytest.Config) -> LifecycleState:
+    return config.stash[STATE_KEY]
