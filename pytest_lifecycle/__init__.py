@@ -7,7 +7,7 @@ broke.  See the README for the full story.
 from .catalogue import CONTRACTS, RULES, Contract, Rule, UnknownRuleError, get_rule, rules_for
 from .context import Context, KitClock
 from .discovery import ENTRY_POINT_GROUP
-from .doubles import Gate, GatedAgent, InjectedFailure
+from .doubles import Gate, GatedAgent, GatedSources, InjectedFailure, SourceCall
 from .errors import ProviderError, ProviderHung, RuleViolation
 from .kit import NOT_CLAIMED, Kit
 from .machines import run_machine
@@ -25,6 +25,7 @@ __all__ = [
     "Factory",
     "Gate",
     "GatedAgent",
+    "GatedSources",
     "InjectedFailure",
     "Kit",
     "KitClock",
@@ -33,6 +34,7 @@ __all__ = [
     "ProviderHung",
     "Rule",
     "RuleViolation",
+    "SourceCall",
     "Task",
     "UnknownRuleError",
     "get_rule",

@@ -63,7 +63,9 @@ def _import_path(spec: str) -> Provider:
             value = getattr(value, part)
         except AttributeError:
             raise ProviderError(f"module {module_name!r} has no attribute {attr!r}", provider=spec) from None
-    return _as_provider(value, f"import path {spec}", spec)
+    provider = _as_provider(value, f"import path {spec}", spec)
+    provider.spec = spec
+    return provider
 
 
 def _entry_point(ep: EntryPoint) -> Provider:
@@ -73,6 +75,7 @@ def _entry_point(ep: EntryPoint) -> Provider:
     except Exception as exc:
         raise ProviderError(f"{origin} failed to load: {type(exc).__name__}: {exc}", provider=ep.name) from exc
     provider = _as_provider(value, origin, ep.name)
+    provider.spec = f"{ep.module}:{ep.attr}"
     if provider.name != ep.name:
         # Reports show provider.name; a mismatch would make the selection
         # and the report disagree, so say which name wins.

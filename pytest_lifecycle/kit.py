@@ -153,6 +153,15 @@ class Kit:
         with self._trace_lock:
             self._trace.append(step)
 
+    def restart_trace(self, heading: str) -> None:
+        """Forget the trace so far and start it again with *heading*.
+
+        A state machine calls it at the start of each Hypothesis example, so
+        that a failure shows the calls of the failing example only.
+        """
+        with self._trace_lock:
+            self._trace[:] = [heading]
+
     def steps(self, last: int = STEPS_SHOWN) -> str:
         with self._trace_lock:
             shown = self._trace[-last:]

@@ -28,7 +28,7 @@ def run_machine(machine: Callable[[], Any], kit: Kit, *, settings: Any = None) -
     from hypothesis import core
     from hypothesis.stateful import get_state_machine_test
 
-    test = get_state_machine_test(machine, settings=settings or kit.profile.hypothesis_settings())
+    test = get_state_machine_test(machine, settings=settings or kit.profile.hypothesis_settings())  # type: ignore[no-untyped-call]
     try:
         test()
     except BaseException as exc:
@@ -39,7 +39,7 @@ def run_machine(machine: Callable[[], Any], kit: Kit, *, settings: Any = None) -
         if seed is not None:
             replay += f" --hypothesis-seed={seed}"
         exc.add_note(
-            f"[{kit.rule.id}] replay with: {replay}\n"
+            f"{kit.rule.id} replay with: {replay}\n"
             "(the failing example is also saved in the Hypothesis example database and replayed first)"
         )
         raise

@@ -35,7 +35,7 @@ class Provider:
         provider = Provider("mine", session_lifecycle=factory, capabilities={"eviction"})
     """
 
-    __slots__ = ("name", "factories", "capabilities", "options", "origin")
+    __slots__ = ("name", "factories", "capabilities", "options", "origin", "spec")
 
     def __init__(
         self,
@@ -94,6 +94,9 @@ class Provider:
         self.options: Final[Mapping[str, Any]] = dict(options or {})
         #: Where the provider was loaded from (entry point, import path, hook).
         self.origin: str = "direct"
+        #: ``module:attribute`` that a child process can import to get this
+        #: provider back (crash tests); ``None`` for hook or direct providers.
+        self.spec: str | None = None
 
     def claims(self, contract: str) -> bool:
         """Whether the provider implements *contract*."""

@@ -51,9 +51,9 @@ class LifecycleReport:
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        props = dict(report.user_properties)
+        props = {str(k): str(v) for k, v in report.user_properties}
         rule, provider = props.get("lifecycle_rule"), props.get("lifecycle_provider")
-        if not rule or not provider or rule not in RULES:
+        if rule is None or provider is None or rule not in RULES:
             return
         if provider not in self.providers:
             self.providers.append(provider)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 from typing import Any, Callable, Final, Generic, TypeVar, final
 
 from .errors import ProviderHung
@@ -24,6 +25,10 @@ T = TypeVar("T")
 
 _local = threading.local()
 _STOP: Final = object()
+
+
+def _name_of(fn: Callable[..., Any]) -> str:
+    return str(getattr(fn, "__name__", None) or repr(fn))
 
 
 def in_worker() -> bool:
@@ -127,7 +132,7 @@ class Runner:
 
     def spawn(self, fn: Callable[..., T], *args: Any, what: str | None = None, **kwargs: Any) -> Task[T]:
         """Start ``fn(*args, **kwargs)`` on a worker and return its task."""
-        task: Task[T] = Task(self, what or getattr(fn, "__name__", repr(fn)))
+        task: Task[T] = Task(self, what or _name_of(fn))
         with self._lock:
             if self._closed:
                 raise RuntimeError("the kit runner is closed (the test is over)")
@@ -150,7 +155,7 @@ class Runner:
         __tracebackhide__ = True
         if in_worker():
             return fn(*args, **kwargs)
-        task: Task[T] = Task(self, what or getattr(fn, "__name__", repr(fn)))
+        task: Task[T] = Task(self, what or _name_of(fn))
         with self._lock:
             if self._closed:
                 raise RuntimeError("the kit runner is closed (the test is over)")
@@ -171,8 +176,10 @@ class Runner:
         Callers release every gate first, so a well-behaved provider finishes
         at once; what is still running then is a provider that hung on its own.
         """
-        limit = self.timeout if grace is None else grace
-        stuck = [t for t in self.running() if not t.wait(limit)]
+        # One deadline for all: each stuck task must not cost a full timeout.
+        deadline = time.monotonic() + (self.timeout if grace is None else grace)
+        stuck = [t for t in self.running() if not t.wait(max(0.0, deadline - time.monotonic()))]
+        limit = max(0.0, deadline - time.monotonic())
         with self._lock:
             self._closed = True
             workers = list(self._workers)

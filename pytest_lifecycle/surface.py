@@ -10,6 +10,7 @@ rule named instead of a confusing error three steps later.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Final, Mapping, final
 
@@ -67,7 +68,7 @@ class Surface:
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    text: str = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -113,10 +114,12 @@ class Guarded:
         setattr(self._target, name, value)
 
     def __len__(self) -> int:
-        return _GuardedMethod(self, Method("__len__", INT), self._target.__len__)()  # type: ignore[no-any-return]
+        length: int = _GuardedMethod(self, Method("__len__", INT), self._target.__len__)()
+        return length
 
     def __repr__(self) -> str:
-        return self._label
+        label: str = self._label
+        return label
 
 
 class GuardedContextManager(Guarded):
@@ -149,7 +152,9 @@ class _GuardedMethod:
         args = tuple(unwrap(a) for a in args)
         kwargs = {k: unwrap(v) for k, v in kwargs.items()}
         try:
-            value = kit.runner.call(self._fn, *args, what=text, **kwargs)
+            # Bound into a partial: the provider's own keywords (``timeout=`` of
+            # commit_session_memory) must not reach Runner.call's keywords.
+            value = kit.runner.call(functools.partial(self._fn, *args, **kwargs), what=text)
         except RuleViolation:
             raise
         except BaseException as exc:
@@ -170,7 +175,8 @@ class _GuardedMethod:
 
     def spawn(self, *args: Any, **kwargs: Any) -> Any:
         """Run the call on a worker and return its :class:`~pytest_lifecycle.runner.Task`."""
-        return self._owner._kit.runner.spawn(self, *args, what=_call_text(self._owner._label, self._method.name, args, kwargs), **kwargs)
+        what = _call_text(self._owner._label, self._method.name, args, kwargs)
+        return self._owner._kit.runner.spawn(functools.partial(self, *args, **kwargs), what=what)
 
 
 def unwrap(obj: Any) -> Any:

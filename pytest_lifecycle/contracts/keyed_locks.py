@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
+import pytest
+
+from ..kit import Kit
 from ..surface import BOOL, Method, Surface
 from . import ContractSupport
 
@@ -15,3 +20,21 @@ SURFACE = Surface.of(
 )
 
 SUPPORT = ContractSupport(SURFACE, nested=(LOCK,))
+
+
+@pytest.fixture
+def keyed_locks(lifecycle_kit: Kit) -> object:
+    """A fresh keyed-lock registry of the selected provider.
+
+    Calls run on kit threads with the kit timeout and are traced;
+    ``lock_for`` returns a guarded lock (``acquire`` must return a bool).
+    Compare identities with :func:`pytest_lifecycle.unwrap`: every call
+    returns a new proxy around the provider's own object.
+    """
+    return lifecycle_kit.instance("keyed_locks")
+
+
+@pytest.fixture
+def keyed_locks_factory(lifecycle_kit: Kit) -> Callable[[], object]:
+    """Build a fresh registry per call (one per Hypothesis example)."""
+    return lambda: lifecycle_kit.instance("keyed_locks")

@@ -2,5 +2,6 @@
 
 from .agent import GatedAgent, InjectedFailure
 from .gate import Gate
+from .sources import GatedSources, SourceCall
 
-__all__ = ["Gate", "GatedAgent", "InjectedFailure"]
+__all__ = ["Gate", "GatedAgent", "GatedSources", "InjectedFailure", "SourceCall"]

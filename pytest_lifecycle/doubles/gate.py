@@ -35,6 +35,7 @@ class Gate:
         self._kit = kit
         self._cond = threading.Condition()
         self._closed = closed
+        self._permits = 0
         self.entered = 0
         self.inside = 0
         self.max_inside = 0
@@ -54,6 +55,16 @@ class Gate:
             self._closed = False
             self._cond.notify_all()
 
+    def admit(self, n: int = 1) -> None:
+        """Let *n* more passages through while the gate is closed.
+
+        Whichever held (or later) callers get there first use the permits;
+        after them the gate holds again.  Unused permits stay for later.
+        """
+        with self._cond:
+            self._permits += n
+            self._cond.notify_all()
+
     @contextmanager
     def passage(self) -> Iterator[None]:
         """Used by the double: enter, wait while closed, run the body, leave."""
@@ -62,8 +73,10 @@ class Gate:
             self.inside += 1
             self.max_inside = max(self.max_inside, self.inside)
             self._cond.notify_all()
-            while self._closed:
+            while self._closed and not self._permits:
                 self._cond.wait()
+            if self._closed:
+                self._permits -= 1
         try:
             yield
         finally:

@@ -1,0 +1,48 @@
+"""The mutant catalogue: deliberately broken providers that prove the kit has teeth.
+
+Each module in a contract's sub-package reproduces one real bug (its
+docstring names the seed it comes from) and declares:
+
+- ``provider``: a :class:`pytest_lifecycle.Provider` named ``mutant-...``;
+- ``BREAKS``: the rule IDs the kit must fail it on.
+
+``tests/test_mutants.py`` runs the conformance suite against every mutant
+and asserts that each rule in ``BREAKS`` is reported *failed* with a message
+that starts with that rule's ID.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from types import ModuleType
+
+from pytest_lifecycle import CONTRACTS
+
+
+@dataclass(frozen=True)
+class Mutant:
+    contract: str
+    name: str
+    module: str
+    breaks: tuple[str, ...]
+    doc: str
+
+
+def all_mutants() -> list[Mutant]:
+    """Every mutant module under ``tests/mutants/<contract>/``."""
+    found = []
+    for contract in CONTRACTS:
+        try:
+            package: ModuleType = importlib.import_module(f"{__name__}.{contract}")
+        except ModuleNotFoundError:
+            continue
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.name.startswith("_"):
+                continue
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            found.append(
+                Mutant(contract, info.name, module.__name__, tuple(module.BREAKS), (module.__doc__ or "").strip())
+            )
+    return found

@@ -1,0 +1,1 @@
+"""Checkpoint-store mutants (§2): the reference store with one real bug each."""

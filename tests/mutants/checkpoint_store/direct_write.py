@@ -1,0 +1,23 @@
+"""Mutant: a save writes the final file in place with ``Path.write_text``.
+
+The torn checkpoint of seed 003 (``test_periodic_checkpoint_mutation_race_with_undo_last``
+and ``test_cancel_stream_concurrent_checkpoint_produces_valid_json`` assert that the
+on-disk JSON stays parseable): truncate-then-write leaves an empty or half-written
+session file when the process dies in between.
+"""
+
+from pathlib import Path
+
+from pytest_lifecycle import Provider
+
+from ._base import Store, factory_of
+
+BREAKS = ("CK-05",)
+
+
+class DirectWriteStore(Store):
+    def _write(self, target: Path, data: bytes) -> None:
+        target.write_text(data.decode("ascii"))  # BUG: no temp file, no rename, no fsync
+
+
+provider = Provider("mutant-direct-write", checkpoint_store=factory_of(DirectWriteStore))

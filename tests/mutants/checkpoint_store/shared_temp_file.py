@@ -1,0 +1,38 @@
+"""Mutant: every save of a session writes the same ``<id>.tmp`` before renaming it.
+
+The bug of seed 003's ``test_same_session_concurrent_saves_use_distinct_temp_files``:
+with the shared ``<sid>.tmp`` scheme two saves of one session target one temporary
+file, and the second rename fails once the first consumed it.  (Here the saves are
+still serialised by the writer lock, so only the shared name itself gives it away.)
+"""
+
+import os
+from pathlib import Path
+
+from pytest_lifecycle import Provider
+
+from ._base import Store, factory_of
+
+BREAKS = ("CK-04",)
+
+
+class SharedTempStore(Store):
+    def _write(self, target: Path, data: bytes) -> None:
+        temp = target.with_name(target.stem + ".tmp")  # BUG: one temp name per file, not per write
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            remaining = memoryview(data)
+            while remaining:
+                remaining = remaining[os.write(fd, remaining) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+provider = Provider("mutant-shared-temp-file", checkpoint_store=factory_of(SharedTempStore))

@@ -1,0 +1,22 @@
+"""Mutant: ``save(skip_index=True)`` rebuilds the index anyway.
+
+Seed 003's ``test_save_with_skip_index_skips_index_rebuild``: checkpoints exist to
+save the session file *without* the index rebuild; ignoring the flag lists
+half-started sessions and costs an index write per checkpoint.
+"""
+
+from typing import Any
+
+from pytest_lifecycle import Provider
+
+from ._base import Store, factory_of
+
+BREAKS = ("CK-02",)
+
+
+class SkipIndexIgnoredStore(Store):
+    def _save(self, session: Any, *, skip_index: bool, touch_updated_at: bool) -> None:
+        super()._save(session, skip_index=False, touch_updated_at=touch_updated_at)  # BUG: flag dropped
+
+
+provider = Provider("mutant-skip-index-ignored", checkpoint_store=factory_of(SkipIndexIgnoredStore))

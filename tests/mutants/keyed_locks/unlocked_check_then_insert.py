@@ -1,0 +1,29 @@
+"""Bug: an unlocked check-then-insert in ``lock_for`` (seed 003_55ff0f944c592606).
+
+``_get_session_agent_lock`` looked the id up and inserted a new lock
+without holding the registry mutex.  Two first callers that interleave
+between the lookup and the insert each create a lock, and both are inside
+"the" session lock at once.  The window is a few bytecodes wide with no
+boundary the kit controls, so only the stress rule can find it (LK-09).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from pytest_lifecycle import Provider
+from reference_impl.keyed_locks import KeyedLock, KeyedLocks
+
+BREAKS = ("LK-09",)
+
+
+class UnlockedCheckThenInsert(KeyedLocks):
+    def lock_for(self, key: Hashable) -> KeyedLock:
+        lock = self._table.get(key)  # BUG: no mutex between the check and the insert
+        if lock is None:
+            lock = KeyedLock()
+            self._table[key] = lock
+        return lock
+
+
+provider = Provider("mutant-unlocked-check-then-insert", keyed_locks=lambda ctx: UnlockedCheckThenInsert())

@@ -1,0 +1,39 @@
+"""RS-05 mutant: waiters are served last-come, first-served.
+
+Seed: the per-(serverName, wsId) chain must apply credential writes in the
+order they were made, or "the surviving McpSource depended on whichever
+spawn finished last".  Here each new respawn is queued right behind the
+running one -- a stack, not a queue -- so with two writes waiting, the older
+credential is applied last and wins.  (A plain ``threading.Lock`` is not
+FIFO either, but CPython on Linux happens to wake parked waiters in order,
+so no black-box test can show it reliably; a LIFO line always shows.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pytest_lifecycle import Provider
+from reference_impl.respawn import Key, RespawnManager, _Line
+
+
+class Broken(RespawnManager):
+    @contextmanager
+    def _turn(self, key: Key) -> Iterator[None]:
+        ticket = object()
+        with self._mutex:
+            line = self._lines.get(key)
+            if line is None:
+                line = self._lines[key] = _Line(self._mutex)
+            line.queue.insert(1 if line.queue else 0, ticket)  # BUG: newest waiter goes first
+            line.turn.wait_for(lambda: line.queue[0] is ticket)
+        try:
+            yield
+        finally:
+            with self._mutex:
+                self._leave(key, line, ticket)
+
+
+BREAKS = ("RS-05",)
+provider = Provider("mutant-lifo-queue", respawn=lambda ctx: Broken(ctx.remove_source, ctx.start_source))
