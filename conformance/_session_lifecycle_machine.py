@@ -122,7 +122,8 @@ class SessionModel:
     def describe(self, sid: str) -> str:
         state = self.sessions.get(sid)
         runs = state.runs if state else []
-        flight = f", {self.flight.turns} turn(s) of the oldest in flight" if self.in_flight(sid) else ""
+        held = self.flight if self.flight is not None and self.flight.sid == sid else None
+        flight = f", {held.turns} turn(s) of the oldest in flight" if held else ""
         return f"model segments of {sid!r}, oldest first: {runs}{flight}"
 
     # -- turns and handles ---------------------------------------------------

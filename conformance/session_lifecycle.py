@@ -94,7 +94,7 @@ def _hold_commit(lc: Any, agent: GatedAgent, sid: str) -> Task[Any]:
     __tracebackhide__ = True
     agent.block()
     entered = agent.gate.entered + 1
-    task = lc.commit_session_memory.spawn(sid)
+    task: Task[Any] = lc.commit_session_memory.spawn(sid)
     agent.wait_entered(entered, unless=task)
     return task
 

@@ -1,1 +1,11 @@
+# Imported once here, so in-process pytester runs (which drop the modules a
+# run imports) do not pay for Hypothesis and the suites on every run.
+import hypothesis.stateful  # noqa: F401
+import hypothesis.strategies  # noqa: F401
+
+import conformance.checkpoint_store  # noqa: F401
+import conformance.keyed_locks  # noqa: F401
+import conformance.respawn  # noqa: F401
+import conformance.session_lifecycle  # noqa: F401
+
 pytest_plugins = ["pytester"]
