@@ -42,6 +42,7 @@ re-exports :func:`test_lc17_model_conformance`.
 from __future__ import annotations
 
 from collections import Counter
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Final
 
@@ -51,7 +52,13 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from pytest_lifecycle import GatedAgent, Kit, Task, run_machine, unwrap
 
-__all__ = ["SessionModel", "session_lifecycle_machine", "test_lc17_model_conformance"]
+__all__ = [
+    "SessionModel",
+    "check_still_waiting",
+    "session_lifecycle_machine",
+    "start_call",
+    "test_lc17_model_conformance",
+]
 
 #: The session ids every example drives.
 SIDS: Final = ("s1", "s2")
@@ -62,6 +69,35 @@ AGENTS: Final = 3
 ENDINGS: Final = ("release", "release-fail", "waiting", "waiting-fail", "drain")
 #: What the invariant asks after every step (named in a hang message).
 QUERY: Final = ", ".join(f"has_uncommitted_work({sid!r})" for sid in SIDS)
+
+
+def start_call(kit: Kit, obj: Any, method: str, *args: Any, **kwargs: Any) -> Task[Any]:
+    """Spawn the guarded ``obj.method(*args, **kwargs)``; return once its worker runs it.
+
+    Returning only when the call has started gives a provider that does not
+    wait no head start over the release that follows; a provider that waits
+    is correct whatever the order.
+    """
+    running = threading.Event()
+    call = getattr(obj, method)
+
+    def run() -> Any:
+        running.set()
+        return call(*args, **kwargs)
+
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    task = kit.spawn(run, what=f"{obj!r}.{method}({', '.join(parts)})")
+    running.wait(kit.timeout)
+    return task
+
+
+def check_still_waiting(kit: Kit, task: Task[Any], held: str) -> None:
+    """*task* must not have returned while *held* is still inside the provider."""
+    __tracebackhide__ = True
+    if task.done:
+        error = task.exception()
+        outcome = f"raised {type(error).__name__}" if error else f"returned {task.result()!r}"
+        kit.fail(f"{task.what} {outcome} while {held} was still held in the provider (it must wait for it)")
 
 
 @dataclass(slots=True)
@@ -262,6 +298,11 @@ def session_lifecycle_machine(
             self.tasks.append(task)
             return task
 
+        def _start(self, method: str, *args: Any, **kwargs: Any) -> Task[Any]:
+            task = start_call(kit, self.lc, method, *args, **kwargs)
+            self.tasks.append(task)
+            return task
+
         @staticmethod
         def _with(agent: GatedAgent | None) -> tuple[Any, ...]:
             return () if agent is None else (agent,)
@@ -374,15 +415,18 @@ def session_lifecycle_machine(
             flight = self.model.flight
             assert flight is not None
             sid = flight.sid
+            held = f"the commit of {sid!r}"
             if ending == "drain":
-                drain = self._spawn("drain_all_on_shutdown", deadline=kit.timeout / 2)
+                drain = self._start("drain_all_on_shutdown", deadline=kit.timeout / 2)
+                check_still_waiting(kit, drain, held)
                 self._release_held(fail=False)
                 drain.result()
                 self.model.drain()
                 return
             waiting = None
             if ending.startswith("waiting"):
-                waiting = self._spawn("commit_session_memory", sid, *self._with(agent), wait=True, timeout=kit.timeout)
+                waiting = self._start("commit_session_memory", sid, *self._with(agent), wait=True, timeout=kit.timeout)
+                check_still_waiting(kit, waiting, held)
             self._release_held(fail=ending.endswith("fail"))
             if waiting is not None:
                 owner = self.model.commit(sid, agent)

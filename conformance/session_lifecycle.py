@@ -6,9 +6,12 @@ rules come from (``seeds/000_dc3e7b5f2e52f6bf.txt``, the hermes-webui
 session-lifecycle tests); where the seed proved that something was blocked
 with a short ``join(timeout=0.05)``, these tests prove the order instead:
 commits are held in the agent double's gate, and what happened is read from
-the results once the gate is open.  Only LC-12 (the drain deadline), LC-13
-and LC-14 ("at once", "promptly") bound a call in time, with the kit's
-``prompt`` bound as the slack.
+the results once the gate is open.  A call that must wait for a held commit
+(a drain, an eviction, ``wait=True``) is started, checked not to have
+returned while the commit is held, and only then is the commit released.
+Only LC-12 (the drain deadline), LC-13 and LC-14 ("at once", "promptly",
+"bounded by timeout") bound a call in time, with the kit's ``prompt`` bound
+as the slack.
 
 Every test drives a fresh, guarded coordinator (``session_lifecycle``): each
 call runs on a kit thread with the ``--lifecycle-timeout`` deadline, shows up
@@ -23,7 +26,6 @@ Use in a project's own tests::
 from __future__ import annotations
 
 import gc
-import threading
 import time
 import tracemalloc
 from typing import Any, Callable, Final
@@ -32,6 +34,8 @@ import pytest
 
 from pytest_lifecycle import GatedAgent, Kit, Task, unwrap
 
+from ._session_lifecycle_machine import check_still_waiting as _still_waiting
+from ._session_lifecycle_machine import start_call as _start
 from ._session_lifecycle_machine import test_lc17_model_conformance
 
 __all__ = [
@@ -97,35 +101,6 @@ def _hold_commit(lc: Any, agent: GatedAgent, sid: str) -> Task[Any]:
     task: Task[Any] = lc.commit_session_memory.spawn(sid)
     agent.wait_entered(entered, unless=task)
     return task
-
-
-def _start(kit: Kit, lc: Any, method: str, *args: Any, **kwargs: Any) -> Task[Any]:
-    """Spawn the guarded ``lc.method(*args, **kwargs)``; return once its worker runs it.
-
-    Returning only when the call has started gives a provider that does not
-    wait no head start over the release that follows; a provider that waits
-    is correct whatever the order.
-    """
-    running = threading.Event()
-    call = getattr(lc, method)
-
-    def run() -> Any:
-        running.set()
-        return call(*args, **kwargs)
-
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    task = kit.spawn(run, what=f"{lc!r}.{method}({', '.join(parts)})")
-    running.wait(kit.timeout)
-    return task
-
-
-def _still_waiting(kit: Kit, task: Task[Any], held: str) -> None:
-    """*task* must not have returned while *held* is still inside the provider."""
-    __tracebackhide__ = True
-    if task.done:
-        error = task.exception()
-        outcome = f"raised {type(error).__name__}" if error else f"returned {task.result()!r}"
-        kit.fail(f"{task.what} {outcome} while {held} was still held in the provider (it must wait for it)")
 
 
 def _promptly(kit: Kit, call: Any, *args: Any, why: str, **kwargs: Any) -> Any:

@@ -1,0 +1,28 @@
+"""LC-11 mutant: the shutdown drain skips sessions whose commit is still in flight.
+
+Seed: ``test_shutdown_drain_waits_for_inflight_commit_and_flushes_new_generation``.
+The drain flushed every *idle* dirty session and left the busy ones to the
+commit already running, so the turn completed during that commit was never
+flushed before shutdown.
+
+(Killed through ordering, not a deterministic fault: the kit starts the drain
+while the commit is held and checks it has not returned; this mutant decides
+in its first microseconds, before the kit releases the commit.)
+"""
+
+from __future__ import annotations
+
+from pytest_lifecycle import Provider
+from reference_impl.session_lifecycle import SessionLifecycle, _Session
+
+
+class Broken(SessionLifecycle):
+    @staticmethod
+    def _drainable(state: _Session) -> bool:
+        if state.in_flight:  # BUG: not waited for, so the newer turn is never flushed
+            return False
+        return SessionLifecycle._drainable(state)
+
+
+BREAKS = ("LC-11",)
+provider = Provider("mutant-drain-skips-in-flight", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
