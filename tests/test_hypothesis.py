@@ -1,0 +1,118 @@
+"""Reproducible machines: shrunk steps, the seed, the example database, profiles.
+
+Runs the LC-17 state machine against the mutant only the machine can catch,
+in a subprocess (Hypothesis fixes its storage directory once per process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from pytest_lifecycle.profiles import PROFILES, get_profile
+
+MUTANT = "tests.mutants.session_lifecycle.lc17_evict_reports_commit_outcome:provider"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _mutants_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Subprocess runs import the mutants as ``tests.mutants...``.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+
+def run_lc17(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-17",
+        "--lifecycle-provider", MUTANT, "-p", "no:cacheprovider", *args,
+    )
+
+
+def falsifying_steps(result: pytest.RunResult) -> list[str]:
+    out = result.stdout.lines
+    start = next(i for i, line in enumerate(out) if "state = " in line)
+    return [line for line in out[start:] if line.strip().startswith(("state", "E   state"))]
+
+
+def test_failure_prints_shrunk_steps_and_replay_command(pytester: pytest.Pytester) -> None:
+    result = run_lc17(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]LC-17[]]*",
+            "*state = *",
+            "*LC-17 replay with: pytest '*test_lc17_model_conformance*' --lifecycle-provider mutant-*--hypothesis-seed=*",
+        ]
+    )
+
+
+def test_hypothesis_seed_replays_the_same_failure(pytester: pytest.Pytester) -> None:
+    first = run_lc17(pytester, "--hypothesis-seed=20261121", "-q")
+    second = run_lc17(pytester, "--hypothesis-seed=20261121", "-q")
+    assert first.ret == second.ret == pytest.ExitCode.TESTS_FAILED
+    assert falsifying_steps(first) == falsifying_steps(second)
+    assert re.search(r"--hypothesis-seed=20261121", first.stdout.str())
+
+
+def test_example_database_replays_the_failure(pytester: pytest.Pytester) -> None:
+    first = run_lc17(pytester)
+    examples = pytester.path / ".hypothesis" / "examples"
+    assert first.ret == pytest.ExitCode.TESTS_FAILED
+    assert examples.is_dir() and any(examples.rglob("*")), "the failing example was not saved"
+    second = run_lc17(pytester)
+    assert second.ret == pytest.ExitCode.TESTS_FAILED
+    assert falsifying_steps(second) == falsifying_steps(first)
+
+
+def test_user_profile_is_not_clobbered(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        from hypothesis import settings
+
+        settings.register_profile("mine", max_examples=7, derandomize=True)
+        settings.load_profile("mine")
+
+        def pytest_sessionfinish(session):
+            print("DEFAULT max_examples", settings.default.max_examples)
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-17", "-s", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*DEFAULT max_examples 7*"])
+
+
+def test_profiles_derive_from_the_active_default() -> None:
+    from hypothesis import settings
+
+    with_user = settings(settings.default, database=None)
+    settings.register_profile("lifecycle-test-user", with_user)
+    ci, thorough = PROFILES["ci"], PROFILES["thorough"]
+    assert thorough.max_examples > ci.max_examples and thorough.crash_kills > ci.crash_kills
+    assert ci.hypothesis_settings().max_examples == ci.max_examples
+    assert ci.hypothesis_settings().deadline is None
+    named = get_profile("lifecycle-test-user")
+    assert named.hypothesis_settings().database is None
+    with pytest.raises(KeyError, match="unknown lifecycle profile"):
+        get_profile("nonsense")
+
+
+def test_xdist_gives_the_serial_verdicts(pytester: pytest.Pytester) -> None:
+    mutant = "tests.mutants.session_lifecycle.lc05_late_commit_clears_newer:provider"
+    verdicts = []
+    for extra in ([], ["-n", "2"]):
+        report = pytester.path / f"verdicts{len(extra)}.json"
+        pytester.runpytest_subprocess(
+            "--pyargs", "conformance.session_lifecycle", "--lifecycle-provider", mutant,
+            "--lifecycle-report", str(report), "-p", "no:cacheprovider", *extra,
+        )
+        doc = json.loads(report.read_text())["providers"]
+        verdicts.append({p: {r: v["verdict"] for r, v in rules.items()} for p, rules in doc.items()})
+    serial, parallel = verdicts
+    assert serial == parallel
+    assert serial["mutant-late-commit-clears-newer"]["LC-05"] == "failed"
