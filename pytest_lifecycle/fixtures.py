@@ -47,6 +47,16 @@ def _rule_of(item: pytest.Item) -> Rule:
         pytest.fail(f"{item.nodeid}: bad @pytest.mark.rule: {exc}", pytrace=False)
 
 
+def _replay_target(item: pytest.Item) -> str:
+    # Suites collected with --pyargs live outside the rootdir, so their node
+    # ids carry no path; name the module instead.
+    if not item.nodeid.startswith("::"):
+        return f"'{item.nodeid}'"
+    module = getattr(item, "module", None)
+    name = getattr(item, "originalname", item.name)
+    return f"--pyargs {module.__name__ if module else ''} -k '{name}'"
+
+
 @pytest.fixture
 def lifecycle_kit(request: pytest.FixtureRequest, lifecycle_provider: Provider, tmp_path: Path) -> Iterator[Kit]:
     """The :class:`~pytest_lifecycle.Kit` of this test.
@@ -69,6 +79,7 @@ def lifecycle_kit(request: pytest.FixtureRequest, lifecycle_provider: Provider, 
         props.append(("lifecycle_provider", lifecycle_provider.name))
     kit = Kit(provider=lifecycle_provider, rule=rule, timeout=state.timeout, directory=tmp_path, profile=state.profile,
               nodeid=request.node.nodeid)
+    kit.replay_target = _replay_target(request.node)
     if rule.id != UNMARKED:
         kit.require()
     yield kit

@@ -57,6 +57,8 @@ class Kit:
         self.prompt: Final = min(PROMPT, timeout)
         self.profile = profile
         self.nodeid: Final = nodeid
+        #: What to pass to pytest to run this test again.
+        self.replay_target = f"'{nodeid}'"
         self.clock: Final = KitClock()
         self.runner: Final = Runner(rule=rule.id, provider=provider.name, timeout=timeout, on_done=self.task_finished)
         self._directory = directory

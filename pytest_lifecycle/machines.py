@@ -28,18 +28,29 @@ def run_machine(machine: Callable[[], Any], kit: Kit, *, settings: Any = None) -
     from hypothesis import core
     from hypothesis.stateful import get_state_machine_test
 
-    test = get_state_machine_test(machine, settings=settings or kit.profile.hypothesis_settings())  # type: ignore[no-untyped-call]
+    active = settings or kit.profile.hypothesis_settings()
+    test = get_state_machine_test(machine, settings=active)  # type: ignore[no-untyped-call]
     try:
         test()
     except BaseException as exc:
+        exc.add_note(_replay_note(kit, test, active))
+        raise
+
+
+def _replay_note(kit: Kit, test: Any, active: Any) -> str:
+    from hypothesis import core
+
+    replay = f"pytest {kit.replay_target} --lifecycle-provider {kit.provider.spec or kit.provider.name}"
+    if active.derandomize:
+        # Hypothesis's own CI profile derandomizes: the same command replays it.
+        how = "derandomized run: the same command replays it"
+    else:
         seed = core.global_force_seed
         if seed is None:
             seed = getattr(test, "_hypothesis_internal_use_generated_seed", None)
-        replay = f"pytest '{kit.nodeid}' --lifecycle-provider {kit.provider.name}"
         if seed is not None:
             replay += f" --hypothesis-seed={seed}"
-        exc.add_note(
-            f"{kit.rule.id} replay with: {replay}\n"
-            "(the failing example is also saved in the Hypothesis example database and replayed first)"
-        )
-        raise
+        how = "the failing example is also saved in the Hypothesis example database and replayed first"
+        if active.database is None:
+            how = "no example database is configured; use the seed"
+    return f"{kit.rule.id} replay with: {replay}\n({how})"

@@ -20,9 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def _mutants_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+def _child_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # Subprocess runs import the mutants as ``tests.mutants...``.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    # Hypothesis loads its derandomized, database-less "ci" profile when it
+    # sees CI in the environment; these tests are about the default profile.
+    for name in ("CI", "TF_BUILD", "GITHUB_ACTIONS", "BUILDKITE", "CIRCLECI", "GITLAB_CI", "JENKINS_URL"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def run_lc17(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -45,9 +49,32 @@ def test_failure_prints_shrunk_steps_and_replay_command(pytester: pytest.Pyteste
         [
             "*[[]LC-17[]]*",
             "*state = *",
-            "*LC-17 replay with: pytest '*test_lc17_model_conformance*' --lifecycle-provider mutant-*--hypothesis-seed=*",
+            f"*LC-17 replay with: pytest --pyargs conformance.session_lifecycle -k 'test_lc17_model_conformance'"
+            f" --lifecycle-provider {MUTANT} --hypothesis-seed=*",
+            "*(the failing example is also saved in the Hypothesis example database and replayed first)*",
         ]
     )
+
+
+def test_under_hypothesis_ci_profile_the_note_says_derandomized(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = run_lc17(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*state = *", "*LC-17 replay with: pytest --pyargs conformance.session_lifecycle*"])
+    if _hypothesis_ci_profile_derandomizes():
+        assert "(derandomized run: the same command replays it)" in result.stdout.str()
+        assert "--hypothesis-seed=" not in result.stdout.str()
+    else:  # older Hypothesis: no automatic CI profile
+        assert "--hypothesis-seed=" in result.stdout.str()
+
+
+def _hypothesis_ci_profile_derandomizes() -> bool:
+    from hypothesis import settings
+
+    try:
+        return bool(settings.get_profile("ci").derandomize)
+    except Exception:
+        return False
 
 
 def test_hypothesis_seed_replays_the_same_failure(pytester: pytest.Pytester) -> None:
