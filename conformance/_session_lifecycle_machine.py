@@ -35,27 +35,42 @@ evictions share one ``boundary`` rule (flushing everything stays rarer than
 building state), and an example starts with the first session registered and
 the second without a handle, so owned and un-owned work both occur early.
 
+Hangs.  While a commit is held, every call the machine makes in between is
+bounded by the kit's ``prompt`` (the held commit is released only after it
+returns, so a call that waits for it would never end); other calls by the
+kit timeout.  A drain or a ``wait=True`` commit meeting the held commit is
+released only once its thread has parked (:func:`start_call`).  A call that
+does not come back stops the machine at once with ``[LC-17] provider …
+still inside …``: it is not shrunk, since every shrink attempt would wait
+the whole bound on a provider that hangs again.
+
 This module is private (not collected); :mod:`conformance.session_lifecycle`
 re-exports :func:`test_lc17_model_conformance`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final
+from typing import Any, Callable, Final, Iterator
 
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 
-from pytest_lifecycle import GatedAgent, Kit, Task, run_machine, unwrap
+from pytest_lifecycle import GatedAgent, Kit, ProviderHung, RuleViolation, Task, run_machine, unwrap
+from pytest_lifecycle.parking import check_still_waiting as _check_still_waiting
+from pytest_lifecycle.parking import WatchedTask, spawn_watched
+from pytest_lifecycle.surface import short_repr
 
 __all__ = [
     "SessionModel",
+    "call_text",
     "check_still_waiting",
     "session_lifecycle_machine",
+    "spawn_call",
     "start_call",
     "test_lc17_model_conformance",
 ]
@@ -71,33 +86,71 @@ ENDINGS: Final = ("release", "release-fail", "waiting", "waiting-fail", "drain")
 QUERY: Final = ", ".join(f"has_uncommitted_work({sid!r})" for sid in SIDS)
 
 
-def start_call(kit: Kit, obj: Any, method: str, *args: Any, **kwargs: Any) -> Task[Any]:
-    """Spawn the guarded ``obj.method(*args, **kwargs)``; return once its worker runs it.
+def call_text(obj: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """How a call of the guarded *obj* reads in trace lines and failure messages."""
+    parts = [short_repr(a) for a in args] + [f"{k}={short_repr(v)}" for k, v in kwargs.items()]
+    return f"{obj!r}.{method}({', '.join(parts)})"
 
-    Returning only when the call has started gives a provider that does not
-    wait no head start over the release that follows; a provider that waits
-    is correct whatever the order.
+
+def spawn_call(kit: Kit, obj: Any, method: str, *args: Any, **kwargs: Any) -> WatchedTask[Any]:
+    """Spawn the guarded ``obj.method(*args, **kwargs)`` on a kit worker watched for parking.
+
+    The guarded method runs inline on the watched worker, so the call is
+    still traced and its result checked (see :mod:`pytest_lifecycle.parking`).
     """
-    running = threading.Event()
-    call = getattr(obj, method)
+    # Bound into a partial: the provider's own keywords (``timeout=``) must
+    # not reach the runner's.
+    call = functools.partial(getattr(obj, method), *args, **kwargs)
+    return spawn_watched(kit.runner, call, what=call_text(obj, method, args, kwargs))
 
-    def run() -> Any:
-        running.set()
-        return call(*args, **kwargs)
 
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-    task = kit.spawn(run, what=f"{obj!r}.{method}({', '.join(parts)})")
-    running.wait(kit.timeout)
+def start_call(kit: Kit, obj: Any, method: str, *args: Any, **kwargs: Any) -> WatchedTask[Any]:
+    """Spawn the guarded ``obj.method(*args, **kwargs)``; return once it has parked or finished.
+
+    For a call that must wait for a commit held in the provider (a drain, an
+    eviction, ``wait=True``): this returns only once the call's thread is
+    blocked in a lock, condition, queue or sleep -- waiting, as a correct
+    provider does -- or the call has finished, which
+    :func:`check_still_waiting` then reports.  The test releases the held
+    commit only after that, so a provider that does not wait is caught
+    whatever the scheduling, not only when its call happens to run before
+    the release.  A call that keeps running for the kit timeout without
+    parking (a provider that spins) fails the rule, saying so.
+    """
+    __tracebackhide__ = True
+    task = spawn_call(kit, obj, method, *args, **kwargs)
+    if not task.wait_parked(kit.timeout):
+        kit.fail(_spinning(kit, task))
     return task
 
 
-def check_still_waiting(kit: Kit, task: Task[Any], held: str) -> None:
-    """*task* must not have returned while *held* is still inside the provider."""
+def _spinning(kit: Kit, task: WatchedTask[Any]) -> str:
+    return (
+        f"{task.what} kept running for {kit.timeout:g}s without returning or waiting in a lock, condition "
+        "or queue (the kit can only see a call wait if it parks; does the provider spin?)"
+    )
+
+
+def check_still_waiting(kit: Kit, task: WatchedTask[Any] | Task[Any], held: str) -> None:
+    """*task* (from :func:`start_call`) must not have returned while *held* is still in flight."""
     __tracebackhide__ = True
-    if task.done:
-        error = task.exception()
-        outcome = f"raised {type(error).__name__}" if error else f"returned {task.result()!r}"
-        kit.fail(f"{task.what} {outcome} while {held} was still held in the provider (it must wait for it)")
+    _check_still_waiting(kit, task, held, where="in flight, held in the provider", why="it must wait for it")
+
+
+class _Hung(BaseException):
+    """A provider call in the machine that did not come back: stop, do not shrink.
+
+    Every shrink attempt would wait the full bound again on a provider that
+    hangs again, so this escapes Hypothesis (like pytest's ``Exit``, it is not
+    an ``Exception``) and :func:`test_lc17_model_conformance` reports it as
+    is, with the steps of the example that hung.
+    """
+
+    def __init__(self, message: str, steps: str) -> None:
+        super().__init__(message)
+        self.message = message
+        #: The trace when it hung (the teardown's releases come after).
+        self.steps = steps
 
 
 @dataclass(slots=True)
@@ -272,11 +325,14 @@ def session_lifecycle_machine(
 
         def __init__(self) -> None:
             super().__init__()
-            self.lc = factory()
+            # Failure messages show the calls of this example only.
+            kit.restart_trace(f"{kit.rule.id} example on a fresh coordinator")
             self.model = SessionModel()
             self.used: list[GatedAgent] = []
             self.base: dict[GatedAgent, tuple[int, int]] = {}
-            self.tasks: list[Task[Any]] = []
+            self.tasks: list[Any] = []
+            with self._hangs_stop(""):
+                self.lc = factory()
 
         # -- helpers ---------------------------------------------------------
 
@@ -293,14 +349,57 @@ def session_lifecycle_machine(
         def _held_agent(self) -> GatedAgent | None:
             return self.model.flight.owner if self.model.flight else None
 
+        def _bound(self) -> tuple[float, str]:
+            """How long a call made now may take, and why (for the hang message).
+
+            While a commit is held, every call the machine makes in between
+            must return promptly: the held commit is released only after
+            it returns, so a call waiting for it would wait forever.
+            """
+            flight = self.model.flight
+            if flight is None:
+                return kit.timeout, ""
+            return kit.prompt, (
+                f" while the commit of {flight.sid!r} was held inside {flight.owner!r}.commit_memory_session() "
+                "(it is released only after this call returns, so a call waiting for it never ends)"
+            )
+
+        @contextmanager
+        def _hangs_stop(self, why: str) -> Iterator[None]:
+            """Turn a provider call that did not come back into :class:`_Hung` (not shrunk)."""
+            try:
+                yield
+            except ProviderHung as hung:
+                raise _Hung(
+                    f"provider {hung.provider!r} still inside {hung.what} {hung.timeout:g}s after it was called{why}",
+                    kit.steps(),
+                ) from None
+
+        def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+            """The guarded ``lc.method(*args, **kwargs)``, bounded by :meth:`_bound`."""
+            __tracebackhide__ = True
+            limit, why = self._bound()
+            call = functools.partial(getattr(self.lc, method), *args, **kwargs)
+            with self._hangs_stop(why):
+                return kit.call(call, what=call_text(self.lc, method, args, kwargs), timeout=limit)
+
+        def _result(self, task: Any) -> Any:
+            """What *task* returned (or raised), bounded by the kit timeout."""
+            __tracebackhide__ = True
+            with self._hangs_stop(""):
+                return task.result()
+
         def _spawn(self, method: str, *args: Any, **kwargs: Any) -> Task[Any]:
             task: Task[Any] = getattr(self.lc, method).spawn(*args, **kwargs)
             self.tasks.append(task)
             return task
 
-        def _start(self, method: str, *args: Any, **kwargs: Any) -> Task[Any]:
-            task = start_call(kit, self.lc, method, *args, **kwargs)
+        def _start(self, method: str, *args: Any, **kwargs: Any) -> WatchedTask[Any]:
+            """:func:`start_call`, but a call that spins stops the machine instead of being shrunk."""
+            task = spawn_call(kit, self.lc, method, *args, **kwargs)
             self.tasks.append(task)
+            if not task.wait_parked(kit.timeout):
+                raise _Hung(_spinning(kit, task), kit.steps())
             return task
 
         @staticmethod
@@ -314,7 +413,7 @@ def session_lifecycle_machine(
                 flight.owner.fail_next(1)
             flight.owner.release()
             try:
-                got = flight.task.result()
+                got = self._result(flight.task)
             finally:
                 flight.owner.fail_next(0)
             self.model.flight = None
@@ -332,7 +431,7 @@ def session_lifecycle_machine(
         def agents_registered(self) -> Any:
             """The agents; the first starts registered for the first session, the other has none."""
             agents = [self._agent() for _ in range(AGENTS)]
-            self.lc.register_agent(SIDS[0], agents[0])
+            self._call("register_agent", SIDS[0], agents[0])
             self.model.register(SIDS[0], agents[0])
             return multiple(*agents)
 
@@ -341,9 +440,9 @@ def session_lifecycle_machine(
         @rule(sid=sessions, agent=st.none() | agents)
         def handle(self, sid: str, agent: GatedAgent | None) -> None:
             if agent is None:
-                self.lc.unregister_agent(sid)
+                self._call("unregister_agent", sid)
             else:
-                self.lc.register_agent(sid, agent)
+                self._call("register_agent", sid, agent)
             self.model.register(sid, agent)
 
         @rule(sid=sessions, owners=st.lists(st.none() | agents, min_size=1, max_size=3))
@@ -352,9 +451,9 @@ def session_lifecycle_machine(
             state = self.model.session(sid)
             for agent in owners:
                 if agent is None:
-                    generation = self.lc.mark_turn_completed(sid)
+                    generation = self._call("mark_turn_completed", sid)
                 else:
-                    generation = self.lc.mark_turn_completed(sid, agent=agent)
+                    generation = self._call("mark_turn_completed", sid, agent=agent)
                 if state.generation is not None:
                     kit.check(
                         generation > state.generation,
@@ -377,7 +476,7 @@ def session_lifecycle_machine(
                 callee.fail_next(1)
             options = {"wait": True, "timeout": kit.timeout} if wait else {}
             try:
-                got = self.lc.commit_session_memory(sid, *self._with(agent), **options)
+                got = self._call("commit_session_memory", sid, *self._with(agent), **options)
             finally:
                 if callee is not None:
                     callee.fail_next(0)
@@ -393,7 +492,16 @@ def session_lifecycle_machine(
             callee.block()
             entered = callee.gate.entered + 1
             task = self._spawn("commit_session_memory", sid, *self._with(agent))
-            callee.wait_entered(entered, unless=task)
+            try:
+                callee.wait_entered(entered, unless=task)
+            except RuleViolation:
+                if task.done:
+                    raise  # it returned without calling the owner: a wrong answer, shrunk as usual
+                raise _Hung(
+                    f"provider {kit.provider.name!r} still inside {task.what} {kit.timeout:g}s after it was "
+                    f"called, without calling {callee!r}.commit_memory_session() (the owner of the oldest segment)",
+                    kit.steps(),
+                ) from None
             claim = self.model.claim(sid, agent)
             assert claim is not None and claim[0] is callee
             self.model.flight = _Flight(sid, callee, claim[1], task)
@@ -403,15 +511,17 @@ def session_lifecycle_machine(
         def commit_without_waiting(self, agent: GatedAgent | None) -> None:
             assert self.model.flight is not None
             sid = self.model.flight.sid
-            task = self._spawn("commit_session_memory", sid, *self._with(agent), wait=False)
-            if not task.wait(kit.prompt):
-                kit.fail(f"{task.what} did not return within {kit.prompt:g}s while a commit of {sid!r} was held")
-            kit.expect(task.result(), False, f"commit(wait=False) of {sid!r} while a commit of it is held")
+            got = self._call("commit_session_memory", sid, *self._with(agent), wait=False)
+            kit.expect(got, False, f"commit(wait=False) of {sid!r} while a commit of it is held")
 
         @precondition(lambda self: self.model.flight is not None)
         @rule(ending=st.sampled_from(ENDINGS), agent=st.none() | agents)
         def settle_held(self, ending: str, agent: GatedAgent | None) -> None:
-            """Let the held commit return: succeed, fail, or meet a waiting commit or a drain."""
+            """Let the held commit return: succeed, fail, or meet a waiting commit or a drain.
+
+            A drain or a waiting commit is started first and released only
+            once it has parked (or returned, which fails the rule).
+            """
             flight = self.model.flight
             assert flight is not None
             sid = flight.sid
@@ -420,7 +530,7 @@ def session_lifecycle_machine(
                 drain = self._start("drain_all_on_shutdown", deadline=kit.timeout / 2)
                 check_still_waiting(kit, drain, held)
                 self._release_held(fail=False)
-                drain.result()
+                self._result(drain)
                 self.model.drain()
                 return
             waiting = None
@@ -431,7 +541,7 @@ def session_lifecycle_machine(
             if waiting is not None:
                 owner = self.model.commit(sid, agent)
                 kit.expect(
-                    waiting.result(),
+                    self._result(waiting),
                     owner is not None,
                     f"commit(wait=True) of {sid!r} once the held commit returned ({self.model.describe(sid)})",
                 )
@@ -448,19 +558,19 @@ def session_lifecycle_machine(
             """
             if kind == "drain":
                 if self.model.flight is None:
-                    self.lc.drain_all_on_shutdown(deadline=kit.timeout / 2)
+                    self._call("drain_all_on_shutdown", deadline=kit.timeout / 2)
                     self.model.drain()
                 return
             if self.model.in_flight(sid) or self._held_agent() in self.model.evict_callees(sid, agent):
                 return  # it would wait for the held commit
-            got = self.lc.evict_session(sid, agent)
+            got = self._call("evict_session", sid, agent)
             self.model.evict(sid, agent)
             kit.expect(got, True, f"evict_session({sid!r}, {agent!r}) (closes the agent)")
 
         @rule(sid=sessions)
         def discard(self, sid: str) -> None:
             expected = self.model.discard(sid)
-            kit.expect(self.lc.discard_session(sid), expected, f"discard_session({sid!r})")
+            kit.expect(self._call("discard_session", sid), expected, f"discard_session({sid!r})")
 
         # -- checks ------------------------------------------------------------
 
@@ -469,7 +579,9 @@ def session_lifecycle_machine(
             # One kit call for every session (one thread hop per step), and no
             # trace lines: failure messages show the steps, not the queries.
             raw = unwrap(self.lc)
-            dirty = kit.call(lambda: [raw.has_uncommitted_work(sid) for sid in SIDS], what=QUERY)
+            limit, why = self._bound()
+            with self._hangs_stop(why):
+                dirty = kit.call(lambda: [raw.has_uncommitted_work(sid) for sid in SIDS], what=QUERY, timeout=limit)
             for sid, got in zip(SIDS, dirty):
                 kit.expect(got, self.model.dirty(sid), f"has_uncommitted_work({sid!r}) ({self.model.describe(sid)})")
             for agent in self.used:
@@ -508,4 +620,8 @@ def test_lc17_model_conformance(
         eviction=lifecycle_kit.provider.claims_capability("eviction"),
         make_agent=make_gated_agent,
     )
-    run_machine(machine, lifecycle_kit)
+    try:
+        run_machine(machine, lifecycle_kit)
+    except _Hung as hung:
+        lifecycle_kit.restart_trace(hung.steps)  # the steps up to the hang, not the teardown after it
+        lifecycle_kit.fail(f"{hung.message} (not shrunk: every attempt would hang again)")

@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import gc
 import threading
-import tracemalloc
 from typing import Any, Final, Hashable
 
 import pytest
 
 from pytest_lifecycle import Kit, RuleViolation, unwrap
+from pytest_lifecycle.leaks import traced_growth
 from pytest_lifecycle.stress import History, describe_overlap, switch_interval, yield_thread
 from pytest_lifecycle.surface import short_repr
 
@@ -530,19 +530,8 @@ def test_lk07_churn_returns_to_baseline(keyed_locks: Any, lifecycle_kit: Kit) ->
     baseline = len(locks)
 
     def measure() -> tuple[int, int]:
-        started = not tracemalloc.is_tracing()
-        if started:
-            tracemalloc.start()
-        try:
-            _churn(raw, "warmup", CHURN_WARMUP)
-            gc.collect()
-            before = tracemalloc.get_traced_memory()[0]
-            fullest = _churn(raw, "churn", keys)
-            gc.collect()
-            return fullest, tracemalloc.get_traced_memory()[0] - before
-        finally:
-            if started:
-                tracemalloc.stop()
+        _churn(raw, "warmup", CHURN_WARMUP)
+        return traced_growth(lambda: _churn(raw, "churn", keys))
 
     fullest, growth = kit.call(measure, what=f"churning {keys} keys", timeout=max(kit.timeout, keys / 1000))
     kit.note(f"churned {keys} keys: at most {fullest} entries, traced memory grew by {growth} bytes")

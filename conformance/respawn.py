@@ -36,17 +36,16 @@ Use in a project's own tests::
 
 from __future__ import annotations
 
-import gc
 import itertools
 import threading
-import tracemalloc
 from typing import Any, Callable, Final, Hashable
 
 import pytest
 
 from pytest_lifecycle import InjectedFailure, Kit, RuleViolation, unwrap
 from pytest_lifecycle.doubles.sources import GatedSources
-from pytest_lifecycle.parking import WatchedTask, spawn_watched
+from pytest_lifecycle.leaks import traced_growth
+from pytest_lifecycle.parking import WatchedTask, check_still_waiting, spawn_watched
 
 __all__ = [
     "test_rs01_not_installed_is_refused",
@@ -192,10 +191,7 @@ def _queue(kit: Kit, mgr: Any, key: Key, n: int, returns: _Returns | None = None
 def _still_waiting(kit: Kit, task: WatchedTask[Any], held: str) -> None:
     """*task* must not have returned while *held* is still inside a source."""
     __tracebackhide__ = True
-    if task.done:
-        error = task.exception()
-        outcome = f"raised {type(error).__name__}: {error}" if error else f"returned {task.result()!r}"
-        kit.fail(f"{task.what} {outcome} while {held} was still held inside a source (it must wait its turn)")
+    check_still_waiting(kit, task, held, where="held inside a source", why="it must wait its turn")
 
 
 def _succeeded(kit: Kit, result: Any, what: str) -> None:
@@ -771,18 +767,7 @@ def test_rs07_churn_returns_lock_table_and_memory_to_baseline(lifecycle_kit: Kit
         size = raw.lock_table_size()
         if problem or size != baseline:
             return problem, f"the {CHURN_WARMUP}-key warm-up", baseline, size, 0
-        started = not tracemalloc.is_tracing()
-        if started:
-            tracemalloc.start()
-        try:
-            gc.collect()
-            before = tracemalloc.get_traced_memory()[0]
-            problem = respawn_all(churn)
-            gc.collect()
-            growth = tracemalloc.get_traced_memory()[0] - before
-        finally:
-            if started:
-                tracemalloc.stop()
+        problem, growth = traced_growth(lambda: respawn_all(churn))
         return problem, f"churning {count} distinct keys", baseline, raw.lock_table_size(), growth
 
     problem, phase, baseline, size, growth = kit.call(

@@ -7,8 +7,11 @@ session-lifecycle tests); where the seed proved that something was blocked
 with a short ``join(timeout=0.05)``, these tests prove the order instead:
 commits are held in the agent double's gate, and what happened is read from
 the results once the gate is open.  A call that must wait for a held commit
-(a drain, an eviction, ``wait=True``) is started, checked not to have
-returned while the commit is held, and only then is the commit released.
+(a drain, an eviction, ``wait=True``) is started on a worker the kit watches
+(:mod:`pytest_lifecycle.parking`); once its thread is parked in a lock,
+condition or queue -- or the call has returned, which fails the rule -- the
+commit is released.  So a provider that does not wait is caught whatever
+the scheduling, not only when its call happens to run before the release.
 Only LC-12 (the drain deadline), LC-13 and LC-14 ("at once", "promptly",
 "bounded by timeout") bound a call in time, with the kit's ``prompt`` bound
 as the slack.
@@ -25,17 +28,16 @@ Use in a project's own tests::
 
 from __future__ import annotations
 
-import gc
 import time
-import tracemalloc
 from typing import Any, Callable, Final
 
 import pytest
 
 from pytest_lifecycle import GatedAgent, Kit, Task, unwrap
+from pytest_lifecycle.leaks import traced_growth
 
 from ._session_lifecycle_machine import check_still_waiting as _still_waiting
-from ._session_lifecycle_machine import start_call as _start
+from ._session_lifecycle_machine import start_call as _start_parked
 from ._session_lifecycle_machine import test_lc17_model_conformance
 
 __all__ = [
@@ -600,8 +602,9 @@ def test_lc11_drain_waits_for_in_flight_commit(
 
     Seed: ``test_shutdown_drain_waits_for_inflight_commit_and_flushes_new_generation``.
     The drain starts while the first commit is held in the provider and may
-    not return before it; once released, the drain flushes the newer turn
-    and nothing is dirty.
+    not return before it: the commit is released only once the drain has
+    parked (or returned, which fails).  Then the drain flushes the newer
+    turn and nothing is dirty.
     """
     lc, kit, agent = session_lifecycle, lifecycle_kit, gated_agent
     sid = "shutdown-waits"
@@ -609,7 +612,7 @@ def test_lc11_drain_waits_for_in_flight_commit(
     lc.mark_turn_completed(sid, agent=agent)
     first = _hold_commit(lc, agent, sid)
     lc.mark_turn_completed(sid, agent=agent)
-    drain = _start(kit, lc, "drain_all_on_shutdown", deadline=kit.timeout)
+    drain = _start_parked(kit, lc, "drain_all_on_shutdown", deadline=kit.timeout)
     _still_waiting(kit, drain, "the first commit")
     kit.expect(agent.calls, 1, "commit_memory_session() calls while the first commit is held")
     agent.release()
@@ -742,8 +745,9 @@ def test_lc13_wait_waits_for_in_flight_commit(
 ) -> None:
     """LC-13 (CONTRACTS.md §1a): ``wait=True`` waits for the in-flight commit, then commits what remains.
 
-    The waiting commit may not return while the first is held; once that is
-    released, it flushes the turn completed meanwhile and returns True.
+    The waiting commit may not return while the first is held: that is
+    released only once the waiting commit has parked (or returned, which
+    fails).  Then it flushes the turn completed meanwhile and returns True.
     """
     lc, kit, agent = session_lifecycle, lifecycle_kit, gated_agent
     sid = "wait"
@@ -751,7 +755,7 @@ def test_lc13_wait_waits_for_in_flight_commit(
     lc.mark_turn_completed(sid)
     held = _hold_commit(lc, agent, sid)
     lc.mark_turn_completed(sid)
-    waiting = _start(kit, lc, "commit_session_memory", sid, wait=True, timeout=kit.timeout)
+    waiting = _start_parked(kit, lc, "commit_session_memory", sid, wait=True, timeout=kit.timeout)
     _still_waiting(kit, waiting, "the first commit")
     agent.release()
     kit.expect(held.result(), True, "the held commit")
@@ -887,8 +891,9 @@ def test_lc15_eviction_waits_for_in_flight_commit(
 
     Seed: ``test_evict_session_agent_waits_for_inflight_commit_before_closing_db``.
     The eviction starts while a commit is held and may not return (or close)
-    before it; once released, the newer turn is flushed and only then is the
-    agent closed, exactly once.
+    before it: the commit is released only once the eviction has parked (or
+    returned, which fails).  Then the newer turn is flushed and only then is
+    the agent closed, exactly once.
     """
     lc, kit, agent = session_lifecycle, lifecycle_kit, gated_agent
     sid = "evict-waits-for-inflight"
@@ -896,7 +901,7 @@ def test_lc15_eviction_waits_for_in_flight_commit(
     lc.mark_turn_completed(sid, agent=agent)
     first = _hold_commit(lc, agent, sid)
     lc.mark_turn_completed(sid, agent=agent)
-    evict = _start(kit, lc, "evict_session", sid, agent)
+    evict = _start_parked(kit, lc, "evict_session", sid, agent)
     _still_waiting(kit, evict, "the first commit")
     kit.expect(agent.close_calls, 0, "close() calls while the first commit is held")
     agent.release()
@@ -978,21 +983,10 @@ def test_lc16_churn_returns_to_baseline(session_lifecycle: Any, lifecycle_kit: K
     sessions = kit.profile.churn
 
     def measure() -> tuple[str | None, int]:
-        started = not tracemalloc.is_tracing()
-        if started:
-            tracemalloc.start()
-        try:
-            problem = _churn(raw, "warmup", CHURN_WARMUP)
-            if problem:
-                return problem, 0
-            gc.collect()
-            before = tracemalloc.get_traced_memory()[0]
-            problem = _churn(raw, "churn", sessions)
-            gc.collect()
-            return problem, tracemalloc.get_traced_memory()[0] - before
-        finally:
-            if started:
-                tracemalloc.stop()
+        problem = _churn(raw, "warmup", CHURN_WARMUP)
+        if problem:
+            return problem, 0
+        return traced_growth(lambda: _churn(raw, "churn", sessions))
 
     problem, growth = kit.call(
         measure, what=f"churning {sessions} sessions", timeout=max(kit.timeout, sessions / 500)

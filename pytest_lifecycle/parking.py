@@ -45,9 +45,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Final, Generic, TypeVar, final
 
 if TYPE_CHECKING:
+    from .kit import Kit
     from .runner import Runner, Task
 
-__all__ = ["WatchedTask", "spawn_watched"]
+__all__ = ["WatchedTask", "check_still_waiting", "spawn_watched"]
 
 T = TypeVar("T")
 
@@ -195,3 +196,16 @@ def spawn_watched(runner: Runner, fn: Callable[..., T], *args: Any, what: str | 
     watch = _Watch()
     task = runner.spawn(watch.run, fn, *args, what=what or getattr(fn, "__name__", repr(fn)), **kwargs)
     return WatchedTask(task, watch)
+
+
+def check_still_waiting(kit: Kit, task: WatchedTask[Any] | Task[Any], held: str, *, where: str, why: str) -> None:
+    """*task* must not have returned while *held* is still *where*.
+
+    Used after :meth:`WatchedTask.wait_parked`: a call that finished instead
+    of parking did not wait for what it had to wait for.
+    """
+    __tracebackhide__ = True
+    if task.done:
+        error = task.exception()
+        outcome = f"raised {type(error).__name__}: {error}" if error else f"returned {task.result()!r}"
+        kit.fail(f"{task.what} {outcome} while {held} was still {where} ({why})")

@@ -5,9 +5,9 @@ The drain flushed every *idle* dirty session and left the busy ones to the
 commit already running, so the turn completed during that commit was never
 flushed before shutdown.
 
-(Killed through ordering, not a deterministic fault: the kit starts the drain
-while the commit is held and checks it has not returned; this mutant decides
-in its first microseconds, before the kit releases the commit.)
+(Killed deterministically: the kit starts the drain while the commit is held,
+waits until the drain has either parked or returned, and only then releases
+the commit; this drain returns instead of parking.)
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Seed: ``test_lru_eviction_commits_outside_cache_lock`` (boundary commits pass
 The flag was dropped on the way down, so the waiting caller got ``False`` at
 once and the newer turn stayed dirty.
 
-(Killed through ordering, not a deterministic fault: the kit starts the
-waiting commit while the first one is held and checks it has not returned.)
+(Killed deterministically: the kit starts the waiting commit while the first
+one is held and waits until it has parked or returned before releasing.)
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ Eviction committed with ``wait=False``: finding a commit in flight, it
 unregistered and closed the agent at once — under the running commit — and
 the turn completed meanwhile was never flushed.
 
-(Killed through ordering, not a deterministic fault: the kit starts the
-eviction while the commit is held and checks it has neither returned nor
-closed the agent.)
+(Killed deterministically: the kit starts the eviction while the commit is
+held and waits until it has parked or returned before releasing; this
+eviction returns, having closed the agent.)
 """
 
 from __future__ import annotations
