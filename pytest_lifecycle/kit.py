@@ -111,7 +111,8 @@ class Kit:
             raw = self.runner.call(factory, ctx, what=f"the {contract} factory")
         except RuleViolation:
             raise
-        except Exception as exc:
+        except (Exception, KeyboardInterrupt, SystemExit) as exc:
+            # Not even KeyboardInterrupt from a factory may end the session.
             raise ProviderError(
                 f"the {contract} factory raised {type(exc).__name__}: {exc}",
                 provider=self.provider.name, contract=contract, rule=self.rule.id,

@@ -157,9 +157,18 @@ class _GuardedMethod:
             value = kit.runner.call(functools.partial(self._fn, *args, **kwargs), what=text)
         except RuleViolation:
             raise
-        except BaseException as exc:
+        except Exception as exc:
             kit.note(f"{text} raised {type(exc).__name__}: {exc}")
             raise
+        except (KeyboardInterrupt, SystemExit) as exc:
+            # KeyboardInterrupt or SystemExit from a provider would end the
+            # whole session: make it this rule's failure instead.
+            kit.note(f"{text} raised {type(exc).__name__}: {exc}")
+            raise RuleViolation(
+                kit.rule.id,
+                f"provider {kit.provider.name!r} ({owner._surface.contract}): {text} raised "
+                f"{type(exc).__name__} ({exc!r}), which is not an Exception after {kit.steps()}",
+            ) from exc
         if not self._method.returns.accepts(value):
             kit.note(f"{text} -> {short_repr(value)}")
             raise RuleViolation(

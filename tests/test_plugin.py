@@ -200,6 +200,10 @@ class Hangs(SessionLifecycle):
         import threading
         threading.Event().wait()
 
+class Interrupts(SessionLifecycle):
+    def mark_turn_completed(self, sid, *, agent=None):
+        raise KeyboardInterrupt("provider pressed ctrl-c")
+
 def boom(ctx):
     raise RuntimeError("database unreachable")
 
@@ -207,6 +211,7 @@ wrong_type = Provider("wrong-type", session_lifecycle=lambda ctx: WrongType())
 missing = Provider("missing", session_lifecycle=lambda ctx: Missing())
 hangs = Provider("hangs", session_lifecycle=lambda ctx: Hangs())
 raises = Provider("raises", session_lifecycle=boom)
+interrupts = Provider("interrupts", session_lifecycle=lambda ctx: Interrupts())
 returns_none = Provider("returns-none", session_lifecycle=lambda ctx: None)
 locks_only = Provider("locks-only", keyed_locks=lambda ctx: object())
 no_eviction = Provider("no-eviction", session_lifecycle=lambda ctx: SessionLifecycle())
@@ -220,6 +225,7 @@ no_eviction = Provider("no-eviction", session_lifecycle=lambda ctx: SessionLifec
         ("missing", "*[[]LC-03[]] provider 'missing', contract session_lifecycle: its lifecycle object (Missing) has no method *()*"),
         ("hangs", "*[[]LC-03[]] provider 'hangs' still inside lifecycle.mark_turn_completed(*) after 0.5s*"),
         ("raises", "*[[]LC-03[]] provider 'raises', contract session_lifecycle: the session_lifecycle factory raised RuntimeError: database unreachable*"),
+        ("interrupts", "*[[]LC-03[]] provider 'interrupts' (session_lifecycle): lifecycle.mark_turn_completed(*) raised KeyboardInterrupt (KeyboardInterrupt('provider pressed ctrl-c')), which is not an Exception*"),
         ("returns_none", "*[[]LC-03[]] provider 'returns-none', contract session_lifecycle: the session_lifecycle factory returned None*"),
     ],
 )
