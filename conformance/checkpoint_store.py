@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lifecycle import Kit, run_machine
+from pytest_lifecycle import Context, Kit, run_machine
 from pytest_lifecycle.contracts.checkpoint_store import CheckpointStores
 from pytest_lifecycle.crash import CrashHarness, CrashHarnessError, CrashRun
 from pytest_lifecycle.fileops import FileOp, FileOps, durable_replace_problems
@@ -477,16 +477,10 @@ def test_ck05_sigkill_at_random_moments(lifecycle_kit: Kit, checkpoint_stores: C
     varied moments (``crash_kills`` times); after each kill a fresh store loads exactly
     the old or exactly the new version — never torn, never missing."""
     kit = lifecycle_kit
-    spec = _spec(kit)
+    spec, ctx, args = _crash_store(kit, checkpoint_stores)
     kills = kit.profile.crash_kills
     seed = zlib.crc32(f"{kit.provider.name}:{kit.nodeid}".encode())
     rng = random.Random(seed)
-    ctx = kit.context()
-    store = checkpoint_stores.new(ctx)
-    session = store.create(crash.SESSION_ID, title="v0", messages=[])
-    apply(session, crash.version_state(0))
-    session.save()
-    args = {"provider": spec, "path": str(ctx.path), "clock": kit.clock()}
     version = 0
     cycle = 0.002  # estimated seconds per save in the child; learned as we go
     started = time.monotonic()
@@ -521,13 +515,7 @@ def test_ck05_write_cut_at_byte_offset(lifecycle_kit: Kit, checkpoint_stores: Ch
     limit with SIGXFSZ ignored makes that write fail (EFBIG): the save must raise, and
     the old version stay."""
     kit = lifecycle_kit
-    spec = _spec(kit)
-    ctx = kit.context()
-    store = checkpoint_stores.new(ctx)
-    session = store.create(crash.SESSION_ID, title="v0", messages=[])
-    apply(session, crash.version_state(0))
-    session.save()
-    args = {"provider": spec, "path": str(ctx.path), "clock": kit.clock()}
+    spec, ctx, args = _crash_store(kit, checkpoint_stores)
     version = 0
     with _harness(kit, spec) as harness:
         for kill in (True, False):
@@ -598,6 +586,16 @@ def test_ck05_injected_faults_keep_old_version(lifecycle_kit: Kit, checkpoint_st
                                     f"{'the old nor the new' if replaced else 'the old'} version: {differences(state, old)}")
         session.save()  # a clean save: the next fault starts from a known old version
         old = state_of(session)
+
+
+def _crash_store(kit: Kit, checkpoint_stores: CheckpointStores) -> tuple[str, Context, dict[str, Any]]:
+    """A store holding version 0 of the crash session, and the child's arguments."""
+    spec = _spec(kit)
+    ctx = kit.context()
+    session = checkpoint_stores.new(ctx).create(crash.SESSION_ID, title="v0", messages=[])
+    apply(session, crash.version_state(0))
+    session.save()
+    return spec, ctx, {"provider": spec, "path": str(ctx.path), "clock": kit.clock()}
 
 
 def _harness(kit: Kit, spec: str) -> CrashHarness:

@@ -1,9 +1,11 @@
 """Verdicts per provider × rule: terminal table and JSON report.
 
 A rule's verdict for a provider folds the outcomes of its tests: *failed*
-if any failed or errored, else *passed* if any passed, else *not claimed*
-when every test was skipped because the provider does not claim the rule,
-else *skipped*.  Stress rules are listed apart: they can only find bugs.
+if any failed or errored; *incomplete* if some passed but others were
+skipped (a skipped test never counts as passed); *passed* if all passed;
+*not claimed* when every test was skipped because the provider does not
+claim the rule; else *skipped*.  Stress rules are listed apart: they can
+only find bugs.
 """
 
 from __future__ import annotations
@@ -18,9 +20,18 @@ import pytest
 from .catalogue import CONTRACTS, RULES
 from .kit import NOT_CLAIMED
 
-__all__ = ["LifecycleReport", "print_catalogue"]
+__all__ = ["LifecycleReport", "fold", "print_catalogue"]
 
-ORDER: Final = ("failed", "passed", "not claimed", "skipped")
+ORDER: Final = ("failed", "incomplete", "passed", "not claimed", "skipped")
+
+
+def fold(outcomes: list[str]) -> str:
+    """The verdict of a rule from the outcomes of its tests."""
+    if "failed" in outcomes:
+        return "failed"
+    if "passed" in outcomes:
+        return "incomplete" if "skipped" in outcomes else "passed"
+    return "skipped" if "skipped" in outcomes else "not claimed"
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -75,7 +86,7 @@ class LifecycleReport:
     def verdicts(self) -> dict[str, dict[str, str]]:
         table: dict[str, dict[str, str]] = {p: {} for p in self.providers}
         for (provider, rule), outcomes in self.outcomes.items():
-            table[provider][rule] = next(o for o in ORDER if o in outcomes)
+            table[provider][rule] = fold(outcomes)
         return table
 
     @pytest.hookimpl

@@ -300,3 +300,29 @@ def test_providers_listing(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess("--lifecycle-providers")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*no-eviction*session_lifecycle*pytest_lifecycle_providers hook*", "*reference*eviction*"])
+
+
+def test_a_skipped_test_makes_its_rule_incomplete_never_passed(pytester: pytest.Pytester) -> None:
+    # A provider offered by the hook has no import spec, so the crash tests of
+    # CK-05 (which rebuild it in a child process) skip; the protocol test passes.
+    pytester.makeconftest(
+        "from pytest_lifecycle import Provider\n"
+        "from reference_impl.checkpoint import factory\n\n"
+        "def pytest_lifecycle_providers(config):\n"
+        "    return [Provider('hooked', checkpoint_store=factory)]\n"
+    )
+    result, verdicts = run(pytester, "--pyargs", "conformance.checkpoint_store", "--lifecycle-rule", "CK-05", "-rs")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") and outcomes.get("skipped")
+    assert verdicts["hooked"]["CK-05"]["verdict"] == "incomplete"
+    result.stdout.fnmatch_lines(["CK-05*required*incomplete*", "*has no import spec*"])
+
+
+def test_verdict_folding() -> None:
+    from pytest_lifecycle.report import fold
+
+    assert fold(["passed", "failed"]) == "failed"
+    assert fold(["passed", "skipped"]) == "incomplete"
+    assert fold(["passed", "passed"]) == "passed"
+    assert fold(["not claimed", "not claimed"]) == "not claimed"
+    assert fold(["skipped"]) == "skipped"
