@@ -257,6 +257,11 @@ class CheckpointStore:
             raise ValueError(f"checkpoint interval must be positive seconds, got {interval!r}")
         return Checkpointer(session, self.lock_for(session.session_id), interval)
 
+    def _write(self, target: Path, data: bytes) -> None:
+        # The store's one write path: session files and the index alike are
+        # replaced atomically and durably (CK-04, CK-05).
+        _atomic_write(target, data)
+
     def _session_path(self, sid: str) -> Path:
         return self._dir / f"{sid}.json"
 
@@ -269,7 +274,7 @@ class CheckpointStore:
             previous = session.updated_at
             updated_at = self._next_updated_at(previous) if touch_updated_at else previous
             record = _validated(session._record(updated_at))
-            _atomic_write(self._session_path(sid), _encode(record))
+            self._write(self._session_path(sid), _encode(record))
             # Only a save that reached disk moves the in-memory timestamp.
             session.updated_at = updated_at
             if not skip_index:
@@ -289,7 +294,7 @@ class CheckpointStore:
         with self._index_lock:
             entries = self._read_index()
             entries[entry["session_id"]] = entry
-            _atomic_write(self._index_path, _encode(list(entries.values())))
+            self._write(self._index_path, _encode(list(entries.values())))
 
     def _read_index(self) -> dict[str, dict[str, Any]]:
         """The index by session id; the caller holds ``_index_lock``."""

@@ -10,12 +10,14 @@ from pathlib import Path
 
 from pytest_lifecycle import Provider
 
-from ._base import Store, factory_of
+from reference_impl.checkpoint import CheckpointStore
+
+from ._base import factory_of
 
 BREAKS = ("CK-05",)
 
 
-class DirectWriteStore(Store):
+class DirectWriteStore(CheckpointStore):
     def _write(self, target: Path, data: bytes) -> None:
         target.write_text(data.decode("ascii"))  # BUG: no temp file, no rename, no fsync
 

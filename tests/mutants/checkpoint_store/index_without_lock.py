@@ -8,14 +8,14 @@ session's entry.
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import _encode
+from reference_impl.checkpoint import CheckpointStore, _encode
 
-from ._base import Store, factory_of
+from ._base import factory_of
 
 BREAKS = ("CK-12",)
 
 
-class UnlockedIndexStore(Store):
+class UnlockedIndexStore(CheckpointStore):
     def _put_index_entry(self, entry: dict[str, Any]) -> None:
         entries = self._read_index()  # BUG: no self._index_lock around the read-modify-write
         entries[entry["session_id"]] = entry

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from pytest_lifecycle import Provider
 
-from ._base import Store, factory_of
+from reference_impl.checkpoint import CheckpointStore
+
+from ._base import factory_of
 
 BREAKS = ("CK-05",)
 
 
-class NoFsyncStore(Store):
+class NoFsyncStore(CheckpointStore):
     def _write(self, target: Path, data: bytes) -> None:
         fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:

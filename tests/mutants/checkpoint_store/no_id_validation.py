@@ -8,14 +8,14 @@ import threading
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import CorruptSessionError, Session, _SESSION_FIELDS, _read_record, _validated
+from reference_impl.checkpoint import CheckpointStore, CorruptSessionError, Session, _SESSION_FIELDS, _read_record, _validated
 
-from ._base import Store, factory_of
+from ._base import factory_of
 
 BREAKS = ("CK-10",)
 
 
-class UncheckedIdStore(Store):
+class UncheckedIdStore(CheckpointStore):
     # BUG: none of these validates the id.
     def create(self, session_id: str, *, title: str, messages: list[dict[str, Any]]) -> Session:
         now = float(self._clock())

@@ -6,16 +6,16 @@ restart; a record without the pending fields silently loses it.
 """
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import Session, _encode, _index_entry, _validated
+from reference_impl.checkpoint import CheckpointStore, Session, _encode, _index_entry, _validated
 
-from ._base import Store, factory_of
+from ._base import factory_of
 
 BREAKS = ("CK-01", "CK-08")
 
 _NOT_PERSISTED = {"pending_user_message": None, "pending_started_at": None, "active_stream_id": None}
 
 
-class ForgetfulStore(Store):
+class ForgetfulStore(CheckpointStore):
     def _save(self, session: Session, *, skip_index: bool, touch_updated_at: bool) -> None:
         sid = session.session_id
         with self.lock_for(sid):

@@ -8,9 +8,9 @@ fsyncs) an idle session forever.
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import _LOCK_POLL_SECONDS, Checkpointer
+from reference_impl.checkpoint import CheckpointStore, Checkpointer, _LOCK_POLL_SECONDS
 
-from ._base import Store, factory_of
+from ._base import factory_of
 
 BREAKS = ("CK-06",)
 
@@ -29,7 +29,7 @@ class EveryTickCheckpointer(Checkpointer):
             self._lock.release()
 
 
-class EveryTickStore(Store):
+class EveryTickStore(CheckpointStore):
     def start_checkpointer(self, session: Any, *, interval: float) -> Checkpointer:
         return EveryTickCheckpointer(session, self.lock_for(session.session_id), interval)
 

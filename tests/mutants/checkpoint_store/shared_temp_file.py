@@ -11,12 +11,14 @@ from pathlib import Path
 
 from pytest_lifecycle import Provider
 
-from ._base import Store, factory_of
+from reference_impl.checkpoint import CheckpointStore
+
+from ._base import factory_of
 
 BREAKS = ("CK-04",)
 
 
-class SharedTempStore(Store):
+class SharedTempStore(CheckpointStore):
     def _write(self, target: Path, data: bytes) -> None:
         temp = target.with_name(target.stem + ".tmp")  # BUG: one temp name per file, not per write
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)

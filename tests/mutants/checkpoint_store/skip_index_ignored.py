@@ -9,12 +9,14 @@ from typing import Any
 
 from pytest_lifecycle import Provider
 
-from ._base import Store, factory_of
+from reference_impl.checkpoint import CheckpointStore
+
+from ._base import factory_of
 
 BREAKS = ("CK-02",)
 
 
-class SkipIndexIgnoredStore(Store):
+class SkipIndexIgnoredStore(CheckpointStore):
     def _save(self, session: Any, *, skip_index: bool, touch_updated_at: bool) -> None:
         super()._save(session, skip_index=False, touch_updated_at=touch_updated_at)  # BUG: flag dropped
 

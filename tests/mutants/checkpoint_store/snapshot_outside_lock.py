@@ -11,9 +11,9 @@ the checkpointer does not take the lock at all.
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import Checkpointer, Session, _encode, _index_entry, _validated
+from reference_impl.checkpoint import CheckpointStore, Checkpointer, Session, _encode, _index_entry, _validated
 
-from ._base import Store, factory_of
+from ._base import factory_of
 
 BREAKS = ("CK-07",)
 
@@ -32,7 +32,7 @@ class UnlockedCheckpointer(Checkpointer):
         self._saves += 1
 
 
-class SnapshotOutsideLockStore(Store):
+class SnapshotOutsideLockStore(CheckpointStore):
     def _save(self, session: Session, *, skip_index: bool, touch_updated_at: bool) -> None:
         sid = session.session_id
         previous = session.updated_at

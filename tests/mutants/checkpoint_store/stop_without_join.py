@@ -8,9 +8,9 @@ otherwise a checkpoint still in flight lands after the final save and overwrites
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import Checkpointer
+from reference_impl.checkpoint import CheckpointStore, Checkpointer
 
-from ._base import Store, factory_of
+from ._base import factory_of
 
 BREAKS = ("CK-09",)
 
@@ -21,7 +21,7 @@ class UnjoinedCheckpointer(Checkpointer):
         return self._saves
 
 
-class StopWithoutJoinStore(Store):
+class StopWithoutJoinStore(CheckpointStore):
     def start_checkpointer(self, session: Any, *, interval: float) -> Checkpointer:
         return UnjoinedCheckpointer(session, self.lock_for(session.session_id), interval)
 

@@ -8,12 +8,14 @@ from typing import Any
 
 from pytest_lifecycle import Provider
 
-from ._base import Store, factory_of
+from reference_impl.checkpoint import CheckpointStore
+
+from ._base import factory_of
 
 BREAKS = ("CK-03",)
 
 
-class TouchIgnoredStore(Store):
+class TouchIgnoredStore(CheckpointStore):
     def _save(self, session: Any, *, skip_index: bool, touch_updated_at: bool) -> None:
         super()._save(session, skip_index=skip_index, touch_updated_at=True)  # BUG: flag dropped
 

@@ -7,14 +7,14 @@ which the next save then writes over what was left of the real one.
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import CorruptSessionError, Session
+from reference_impl.checkpoint import CheckpointStore, CorruptSessionError, Session
 
-from ._base import Store, factory_of
+from ._base import factory_of
 
 BREAKS = ("CK-11",)
 
 
-class HalfLoadingStore(Store):
+class HalfLoadingStore(CheckpointStore):
     def load(self, session_id: str) -> Session | None:
         try:
             return super().load(session_id)
