@@ -1,25 +1,36 @@
-"""The rule catalogue: every contract and every rule, declared exactly once.
+"""The rule catalogue: every contract, rule and open choice, declared exactly once.
 
-This module is the single source of truth for rule IDs.  Tests cite a rule
-with ``@pytest.mark.rule("LC-05")``, failure messages start with ``[LC-05]``
-and reports group by ID — all of them look the rule up here.  The text of
-each rule is the one-line summary of ``CONTRACTS.md``.
+The normative text lives in the package, one Markdown file per contract
+(``pytest_lifecycle/contract/<contract>.md``): per rule its MUST, its
+SHOULD, where it comes from, and per contract the open choices.  This module
+reads those files, so the catalogue and the text users read cannot drift.
+Tests cite a rule with ``@pytest.mark.rule("LC-05")`` (``level="should"`` for
+a test that checks only the rule's SHOULD), failure messages start with
+``[LC-05]`` and reports group by ID -- all of them look the rule up here.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib import resources
 from typing import Final, Literal, Mapping
 
 __all__ = [
+    "CHOICES",
     "CONTRACTS",
+    "LEVELS",
     "RULES",
+    "Choice",
     "Contract",
     "Rule",
     "RuleKind",
+    "UnknownChoiceError",
     "UnknownRuleError",
+    "contract_text",
+    "get_choice",
     "get_rule",
+    "rule_marker",
     "rules_for",
 ]
 
@@ -28,7 +39,14 @@ __all__ = [
 #: their absence, so they are reported separately.
 RuleKind = Literal["required", "optional", "stress"]
 
+#: A MUST is what no correct implementation may break; a SHOULD is good
+#: practice whose absence costs time or money but loses nothing.  A broken
+#: SHOULD is reported ``non-strict`` and fails the run only in strict mode.
+Level = Literal["must", "should"]
+LEVELS: Final = ("must", "should")
+
 RULE_ID: Final = re.compile(r"^[A-Z]{2,3}-\d{2}$")
+CHOICE_ID: Final = re.compile(r"^[A-Z]{2,3}/[a-z0-9-]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +59,7 @@ class Contract:
     prefix: str
     #: Human title.
     title: str
-    #: Section of ``CONTRACTS.md``.
+    #: Section number of the contract text, e.g. ``§1a``.
     section: str
     #: Optional capabilities a provider may claim for this contract.
     capabilities: tuple[str, ...] = ()
@@ -57,10 +75,37 @@ class Rule:
     text: str
     #: The optional capability the rule needs (``None``: the contract alone).
     capability: str | None = None
+    #: What no correct implementation may break.
+    must: str = ""
+    #: Good practice beyond the MUST (``None``: the rule has none).
+    should: str | None = None
+    #: The rule's whole section of the contract text (Markdown).
+    full_text: str = ""
 
     @property
     def number(self) -> int:
         return int(self.id.rsplit("-", 1)[1])
+
+    @property
+    def where(self) -> str:
+        """Where the rule's text is: file and anchor inside the package."""
+        return f"pytest_lifecycle/contract/{self.contract}.md#{self.id.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """An open choice: behaviours the contract allows side by side.
+
+    The kit accepts every branch; the report says which one a provider took.
+    """
+
+    id: str
+    contract: str
+    text: str
+    #: The rules whose tests observe the choice.
+    rules: tuple[str, ...]
+    #: Branch name → what a provider that takes it does.
+    branches: Mapping[str, str] = field(default_factory=dict)
 
 
 class UnknownRuleError(KeyError):
@@ -90,61 +135,87 @@ _CONTRACTS = (
 #: Contract name → contract.
 CONTRACTS: Final[Mapping[str, Contract]] = {c.name: c for c in _CONTRACTS}
 
-_R = Rule
-_RULES = (
-    # §1a session_lifecycle
-    _R("LC-01", "session_lifecycle", "required", "Falsy session ids are safe no-ops everywhere; no agent is called."),
-    _R("LC-02", "session_lifecycle", "required", "A registered session without a completed turn is not committable."),
-    _R("LC-03", "session_lifecycle", "required", "Generations strictly increase per session; the session is dirty afterwards."),
-    _R("LC-04", "session_lifecycle", "required", "Turns coalesce into one provider call; a commit with nothing new is a no-op."),
-    _R("LC-05", "session_lifecycle", "required", "A commit that finishes late never clears work completed while it was in flight."),
-    _R("LC-06", "session_lifecycle", "required", "A failed commit returns False, keeps the work dirty and the handle; a retry uses the same agent."),
-    _R("LC-07", "session_lifecycle", "required", "An explicit agent passed to a failed commit of un-owned work becomes its owner."),
-    _R("LC-08", "session_lifecycle", "required", "Dirty work keeps its owner across a replacement registration."),
-    _R("LC-09", "session_lifecycle", "required", "One segment per commit, oldest first, always with its own owner."),
-    _R("LC-10", "session_lifecycle", "required", "Unregistering does not make completed work undiscoverable."),
-    _R("LC-11", "session_lifecycle", "required", "Shutdown drain waits for an in-flight commit, then flushes what completed meanwhile."),
-    _R("LC-12", "session_lifecycle", "required", "Drain honours its deadline even when a provider never returns."),
-    _R("LC-13", "session_lifecycle", "required", "wait=False returns False at once while in flight; wait=True waits, bounded by timeout."),
-    _R("LC-14", "session_lifecycle", "required", "Provider I/O runs outside the coordinator's lock."),
-    _R("LC-15", "session_lifecycle", "optional", "Eviction commits (waiting for in-flight work) before dropping the handle, then closes once.", "eviction"),
-    _R("LC-16", "session_lifecycle", "required", "discard_session refuses dirty and in-flight sessions; churn leaves no unbounded growth."),
-    _R("LC-17", "session_lifecycle", "required", "Model conformance: every generation committed exactly once, by its owner (state machine)."),
-    # §1b respawn
-    _R("RS-01", "respawn", "required", "Respawning something not installed fails with an error naming resource and workspace."),
-    _R("RS-02", "respawn", "required", "A protected resource refuses respawn; its source is not removed."),
-    _R("RS-03", "respawn", "required", "A start failure leaves the state dead, returns ok=False with the error, never raises."),
-    _R("RS-04", "respawn", "required", "Success moves through starting (visible inside start_source) to running."),
-    _R("RS-05", "respawn", "required", "Concurrent respawns of one key never overlap and run in call order."),
-    _R("RS-06", "respawn", "required", "Respawns of different keys never wait for each other."),
-    _R("RS-07", "respawn", "required", "A failed respawn does not wedge the queue; the lock table does not leak."),
-    # §2 checkpoint_store
-    _R("CK-01", "checkpoint_store", "required", "save then load on a restarted store returns the same fields."),
-    _R("CK-02", "checkpoint_store", "required", "save(skip_index=True) leaves the index untouched; a full save indexes."),
-    _R("CK-03", "checkpoint_store", "required", "touch_updated_at=False keeps updated_at; a default save advances it."),
-    _R("CK-04", "checkpoint_store", "required", "Concurrent saves of one session never fail, never share a temp file, leave none behind."),
-    _R("CK-05", "checkpoint_store", "required", "Crash atomicity (SIGKILL) and a durable fsync-replace-fsync protocol."),
-    _R("CK-06", "checkpoint_store", "required", "The checkpointer saves only after activity; stop() returns within one interval."),
-    _R("CK-07", "checkpoint_store", "required", "Every snapshot on disk equals a state that existed at a lock release."),
-    _R("CK-08", "checkpoint_store", "required", "A pending user message written before a run survives a restart."),
-    _R("CK-09", "checkpoint_store", "required", "After stop() returned the checkpointer writes nothing more."),
-    _R("CK-10", "checkpoint_store", "required", "Session ids that could escape the directory are rejected with ValueError."),
-    _R("CK-11", "checkpoint_store", "required", "A truncated or corrupt session file is never half-loaded; the index skips it."),
-    _R("CK-12", "checkpoint_store", "required", "Concurrent full saves of different sessions never lose an index entry."),
-    # §3 keyed_locks
-    _R("LK-01", "keyed_locks", "required", "lock_for(k) is lock_for(k) while any holder or waiter exists."),
-    _R("LK-02", "keyed_locks", "required", "Mutual exclusion per key: no lost update, at most one inside."),
-    _R("LK-03", "keyed_locks", "required", "Different keys are independent."),
-    _R("LK-04", "keyed_locks", "required", "Rotation keeps identity: new resolves to the held lock and excludes both ways."),
-    _R("LK-05", "keyed_locks", "required", "Rotation works when old was already pruned (no KeyError)."),
-    _R("LK-06", "keyed_locks", "required", "No split brain: a late caller on old gets the same lock as callers on new."),
-    _R("LK-07", "keyed_locks", "required", "No leak: released and dropped entries disappear; churn stays near baseline."),
-    _R("LK-08", "keyed_locks", "required", "Model conformance under random acquire/release/rotate/prune schedules (state machine)."),
-    _R("LK-09", "keyed_locks", "stress", "Hammering acquire/rotate/release never shows overlapping critical sections on one logical lock."),
-)
+_SECTION = re.compile(r"^### (?P<id>\S+) — (?P<title>.+)$", re.M)
+_KIND = re.compile(r"^\*(?P<kind>required|optional|stress)(?:: (?P<cap>[a-z_-]+))?\*$", re.M)
+_PARAGRAPH = r"^\*\*{}\*\* — (?P<text>.+?)(?=\n\n|\Z)"
+_BRANCH = re.compile(r"^- `(?P<name>[a-z0-9-]+)` — (?P<text>.+)$", re.M)
+
+
+def contract_text(contract: str) -> str:
+    """The normative Markdown text of *contract* as shipped in the package."""
+    return resources.files(__package__).joinpath("contract", f"{contract}.md").read_text(encoding="utf-8")
+
+
+def _paragraph(label: str, body: str) -> str | None:
+    match = re.search(_PARAGRAPH.format(label), body, re.M | re.S)
+    return " ".join(match["text"].split()) if match else None
+
+
+def _load() -> tuple[tuple[Rule, ...], tuple[Choice, ...]]:
+    rules: list[Rule] = []
+    choices: list[Choice] = []
+    for contract in _CONTRACTS:
+        text = contract_text(contract.name)
+        sections = list(_SECTION.finditer(text))
+        for this, after in zip(sections, [*sections[1:], None]):
+            end = after.start() if after else len(text)
+            body = text[this.end() : end]
+            # A section ends at the next heading of any level.
+            body = re.split(r"^#{1,3} ", body, flags=re.M)[0].strip()
+            ident, title = this["id"], this["title"].strip()
+            if RULE_ID.match(ident):
+                kind = _KIND.search(body)
+                if kind is None:
+                    raise ValueError(f"{contract.name}.md: {ident} has no *required*/*optional: cap*/*stress* line")
+                must = _paragraph("MUST", body)
+                if must is None:
+                    raise ValueError(f"{contract.name}.md: {ident} has no **MUST** paragraph")
+                rules.append(Rule(
+                    ident, contract.name, kind["kind"], title, kind["cap"],  # type: ignore[arg-type]
+                    must=must, should=_paragraph("SHOULD", body),
+                    full_text=text[this.start() : this.end()] + "\n\n" + body,
+                ))
+            elif CHOICE_ID.match(ident):
+                listed = re.search(r"^Rules: (.+)$", body, re.M)
+                choices.append(Choice(
+                    ident, contract.name, title,
+                    tuple(r.strip() for r in listed[1].split(",")) if listed else (),
+                    {m["name"]: m["text"].strip() for m in _BRANCH.finditer(body)},
+                ))
+            else:
+                raise ValueError(f"{contract.name}.md: heading {ident!r} is neither a rule id nor a choice id")
+    return tuple(rules), tuple(choices)
+
+
+_RULES, _CHOICES = _load()
 
 #: Rule ID → rule, in catalogue order.
 RULES: Final[Mapping[str, Rule]] = {r.id: r for r in _RULES}
+
+#: Choice ID → open choice, in catalogue order.
+CHOICES: Final[Mapping[str, Choice]] = {c.id: c for c in _CHOICES}
+
+
+class UnknownChoiceError(KeyError):
+    """A choice ID (or branch) that the catalogue does not declare."""
+
+    def __str__(self) -> str:
+        return f"{self.args[0]}\nthe catalogue declares: {', '.join(CHOICES) or 'no open choices'}"
+
+
+def get_choice(choice_id: str, branch: str | None = None) -> Choice:
+    """Return the open choice *choice_id*, checking *branch* is one of it.
+
+    :raises UnknownChoiceError: the catalogue declares no such choice or branch.
+    """
+    choice = CHOICES.get(choice_id)
+    if choice is None:
+        raise UnknownChoiceError(f"unknown open choice {choice_id!r}")
+    if branch is not None and branch not in choice.branches:
+        raise UnknownChoiceError(
+            f"open choice {choice_id!r} has no branch {branch!r} (it has {', '.join(choice.branches)})"
+        )
+    return choice
 
 
 def get_rule(rule_id: str) -> Rule:
@@ -156,6 +227,24 @@ def get_rule(rule_id: str) -> Rule:
         return RULES[rule_id]
     except KeyError:
         raise UnknownRuleError(rule_id) from None
+
+
+def rule_marker(args: tuple[object, ...], kwargs: Mapping[str, object]) -> tuple[str, str]:
+    """``(rule_id, level)`` of ``@pytest.mark.rule(ID, level="must"|"should")``, checked.
+
+    :raises UnknownRuleError: the catalogue does not declare the rule.
+    :raises ValueError: a malformed marker, an unknown level, or
+        ``level="should"`` on a rule that declares no SHOULD.
+    """
+    if len(args) != 1 or not isinstance(args[0], str) or set(kwargs) - {"level"}:
+        raise ValueError(f"expected rule('ID', level='must'|'should'), got args={args!r} kwargs={dict(kwargs)!r}")
+    rule = get_rule(args[0])
+    level = kwargs.get("level", "must")
+    if level not in LEVELS:
+        raise ValueError(f"rule {rule.id}: unknown level {level!r}; levels: {', '.join(LEVELS)}")
+    if level == "should" and rule.should is None:
+        raise ValueError(f"rule {rule.id} declares no SHOULD, so no test can check one")
+    return rule.id, str(level)
 
 
 def rules_for(contract: str) -> list[Rule]:
@@ -172,6 +261,11 @@ def _verify() -> None:
         assert (r.kind == "optional") == (r.capability is not None), r.id
         assert r.capability is None or r.capability in contract.capabilities, r.id
     assert len(RULES) == len(_RULES), "duplicate rule id"
+    for c in _CHOICES:
+        assert c.id.startswith(CONTRACTS[c.contract].prefix + "/"), c.id
+        assert len(c.branches) >= 2, f"{c.id}: an open choice has at least two branches"
+        assert all(r in RULES for r in c.rules), c.id
+    assert len(CHOICES) == len(_CHOICES), "duplicate choice id"
 
 
 _verify()

@@ -1,6 +1,7 @@
 """``pytest-lifecycle``: certify a provider without remembering pytest flags.
 
-    pytest-lifecycle rules                 print the rule catalogue
+    pytest-lifecycle rules [ID ...]        print the rule catalogue, or the full
+                                           text of rules (LC-05) or contracts (LC)
     pytest-lifecycle providers             list the available providers
     pytest-lifecycle certify [NAME ...] [-- PYTEST-ARGS]
                                            run the conformance suites against NAME
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args else 4
     command, rest = args[0], args[1:]
     if command == "rules":
-        return int(pytest.main(["--lifecycle-rules", *rest]))
+        return _rules(rest) if rest and not rest[0].startswith("-") else int(pytest.main(["--lifecycle-rules", *rest]))
     if command == "providers":
         return int(pytest.main(["--lifecycle-providers", *rest]))
     if command == "certify":
@@ -37,3 +38,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(pytest.main(["--pyargs", "conformance", "-p", "no:cacheprovider", *selection, *extra]))
     print(f"pytest-lifecycle: unknown command {command!r}\n{__doc__}", file=sys.stderr)
     return 4
+
+
+def _rules(selectors: list[str]) -> int:
+    from .catalogue import RULES, UnknownRuleError
+    from .report import print_rule
+
+    chosen: list[str] = []
+    for selector in selectors:
+        matched = [r for r in RULES if r == selector.upper() or r.startswith(selector.upper() + "-")]
+        if not matched:
+            print(f"pytest-lifecycle rules: {UnknownRuleError(selector)}", file=sys.stderr)
+            return 4
+        chosen += matched
+    for n, rule_id in enumerate(chosen):
+        if n:
+            print("\n" + "-" * 72)
+        print_rule(rule_id)
+    return 0

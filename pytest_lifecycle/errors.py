@@ -42,10 +42,14 @@ class ProviderError(Exception):
 
 
 class RuleViolation(AssertionError):
-    """A provider broke a rule.  ``str()`` starts with ``[RULE-ID]``."""
+    """A provider broke a rule.  ``str()`` starts with ``[RULE-ID]``.
 
-    def __init__(self, rule: str, message: str) -> None:
+    ``level`` is ``"should"`` when only the rule's SHOULD is broken.
+    """
+
+    def __init__(self, rule: str, message: str, *, level: str = "must") -> None:
         self.rule = rule
+        self.level = level
         super().__init__(f"[{rule}] {message}")
 
 

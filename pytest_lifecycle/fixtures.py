@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from .catalogue import Rule, UnknownRuleError, get_rule
+from .catalogue import Rule, UnknownRuleError, get_rule, rule_marker
 from .context import KitClock
 from .kit import Kit
 from .provider import Provider
@@ -37,13 +37,14 @@ def lifecycle_provider(request: pytest.FixtureRequest) -> Provider:
     return param
 
 
-def _rule_of(item: pytest.Item) -> Rule:
+def _rule_of(item: pytest.Item) -> tuple[Rule, str]:
     marker = item.get_closest_marker("rule")
     if marker is None:
-        return Rule(UNMARKED, "", "required", f"{item.name} (no rule marker)")
+        return Rule(UNMARKED, "", "required", f"{item.name} (no rule marker)"), "must"
     try:
-        return get_rule(marker.args[0])
-    except (UnknownRuleError, IndexError) as exc:
+        rule_id, level = rule_marker(marker.args, marker.kwargs)
+        return get_rule(rule_id), level
+    except (UnknownRuleError, ValueError) as exc:
         pytest.fail(f"{item.nodeid}: bad @pytest.mark.rule: {exc}", pytrace=False)
 
 
@@ -73,12 +74,12 @@ def lifecycle_kit(request: pytest.FixtureRequest, lifecycle_provider: Provider, 
             pytrace=False,
         )
     state = state_of(request.config)
-    rule = _rule_of(request.node)
+    rule, level = _rule_of(request.node)
     props = request.node.user_properties
     if ("lifecycle_provider", lifecycle_provider.name) not in props:
         props.append(("lifecycle_provider", lifecycle_provider.name))
     kit = Kit(provider=lifecycle_provider, rule=rule, timeout=state.timeout, directory=tmp_path, profile=state.profile,
-              nodeid=request.node.nodeid)
+              nodeid=request.node.nodeid, level=level, strict=state.strict)
     kit.replay_target = _replay_target(request.node)
     if rule.id != UNMARKED:
         kit.require()

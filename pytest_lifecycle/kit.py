@@ -15,7 +15,7 @@ from typing import Any, Callable, Final, NoReturn, TypeVar
 
 import pytest
 
-from .catalogue import CONTRACTS, Rule
+from .catalogue import CONTRACTS, Rule, get_choice
 from .context import Context, KitClock
 from .errors import ProviderError, RuleViolation
 from .provider import Provider
@@ -46,10 +46,13 @@ class Kit:
     :param directory: where fresh context directories are made.
     :param profile: the lifecycle profile (sizes of churn, crash loops, …).
     :param nodeid: the test's node id (for replay commands).
+    :param level: ``"should"`` when the whole test checks the rule's SHOULD.
+    :param strict: a broken SHOULD fails the test at once (``--lifecycle-strict``).
     """
 
     def __init__(
-        self, *, provider: Provider, rule: Rule, timeout: float, directory: Path, profile: Any = None, nodeid: str = ""
+        self, *, provider: Provider, rule: Rule, timeout: float, directory: Path, profile: Any = None, nodeid: str = "",
+        level: str = "must", strict: bool = False,
     ) -> None:
         self.provider: Final = provider
         self.rule: Final = rule
@@ -68,6 +71,15 @@ class Kit:
         self._gates: list[Any] = []
         self._labels: dict[str, itertools.count[int]] = {}
         self._cleanups: list[Callable[[], None]] = []
+        self.level: Final = level
+        self.strict: Final = strict
+        #: SHOULD violations seen (non-strict mode records them and goes on).
+        self.should_broken: list[str] = []
+        #: Every branch of every open choice observed during the test.
+        self.choices_seen: dict[str, set[str]] = {}
+        #: The branches observed in the current scope (the test, or one
+        #: state-machine example: see :meth:`restart_trace`) and why.
+        self._choices: dict[str, tuple[str, str]] = {}
 
     # -- claims -----------------------------------------------------------
 
@@ -164,6 +176,8 @@ class Kit:
         """
         with self._trace_lock:
             self._trace[:] = [heading]
+        # A fresh instance may make its open choices afresh.
+        self._choices.clear()
 
     def steps(self, last: int = STEPS_SHOWN) -> str:
         with self._trace_lock:
@@ -178,6 +192,45 @@ class Kit:
         """Fail the rule: ``[RULE] message after <steps>``."""
         __tracebackhide__ = True
         raise RuleViolation(self.rule.id, f"{message} after {self.steps()}")
+
+    def should(self, condition: object, message: str) -> None:
+        """A SHOULD of the rule: record a breach unless *condition* holds.
+
+        In strict mode the test fails at once, like :meth:`check`; otherwise
+        the test goes on (its MUSTs are still checked) and is reported
+        ``non-strict`` if nothing else fails.
+        """
+        __tracebackhide__ = True
+        if condition:
+            return
+        if self.rule.should is None:
+            raise RuleViolation(self.rule.id, "the kit checks a SHOULD that the catalogue does not declare (kit bug)")
+        text = f"SHOULD: {message} after {self.steps()}"
+        if self.strict:
+            raise RuleViolation(self.rule.id, text, level="should")
+        self.should_broken.append(text)
+
+    def observe_choice(self, choice_id: str, branch: str, evidence: str) -> None:
+        """The provider took *branch* of the open choice *choice_id*.
+
+        Every branch is allowed; taking two within one scope (one test, or
+        one state-machine example) is not, since then no model can follow
+        the provider: that fails the rule, naming both observations.
+        """
+        __tracebackhide__ = True
+        get_choice(choice_id, branch)
+        self.choices_seen.setdefault(choice_id, set()).add(branch)
+        earlier = self._choices.setdefault(choice_id, (branch, evidence))
+        if earlier[0] != branch:
+            self.fail(
+                f"contradictory open choice {choice_id}: the provider took {earlier[0]!r} ({earlier[1]}) "
+                f"and then {branch!r} ({evidence}) on one instance"
+            )
+
+    def choice(self, choice_id: str) -> str | None:
+        """The branch of *choice_id* observed in the current scope (``None``: not yet)."""
+        seen = self._choices.get(choice_id)
+        return seen[0] if seen else None
 
     def check(self, condition: object, message: str) -> None:
         """Fail the rule with *message* unless *condition* holds."""

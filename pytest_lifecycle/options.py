@@ -19,6 +19,7 @@ PROFILE_HELP: Final = (
 )
 RULE_HELP: Final = "run only the tests of these rules: an id (LC-05) or a prefix (LC); repeatable"
 REPORT_HELP: Final = "write the provider x rule verdicts as JSON to this path"
+STRICT_HELP: Final = "a broken SHOULD fails the run (default: reported as non-strict, exit code 0)"
 DEFAULT_TIMEOUT: Final = 5.0
 
 
@@ -29,8 +30,10 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--lifecycle-profile", default=None, metavar="NAME", help=PROFILE_HELP)
     group.addoption("--lifecycle-rule", action="append", default=[], metavar="ID", help=RULE_HELP)
     group.addoption("--lifecycle-report", default=None, metavar="PATH", help=REPORT_HELP)
+    group.addoption("--lifecycle-strict", action="store_true", default=None, help=STRICT_HELP)
     group.addoption("--lifecycle-rules", action="store_true", help="print the rule catalogue and exit")
     group.addoption("--lifecycle-providers", action="store_true", help="list the available providers and exit")
     parser.addini("lifecycle_providers", PROVIDER_HELP, type="linelist", default=[])
     parser.addini("lifecycle_timeout", TIMEOUT_HELP, default=str(DEFAULT_TIMEOUT))
     parser.addini("lifecycle_profile", PROFILE_HELP, default="ci")
+    parser.addini("lifecycle_strict", STRICT_HELP, type="bool", default=False)

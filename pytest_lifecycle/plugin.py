@@ -15,18 +15,21 @@ from pathlib import Path
 import pytest
 
 from . import hookspecs
-from .catalogue import CONTRACTS, RULES, UnknownRuleError
+from .catalogue import CONTRACTS, RULES, UnknownRuleError, rule_marker
 from .contracts import FIXTURE_MODULES
 from .discovery import ENTRY_POINT_GROUP, UnknownProvider, available_entry_points, load_provider
-from .errors import ProviderError
+from .errors import ProviderError, RuleViolation
 from .options import DEFAULT_TIMEOUT, add_options
 from .profiles import get_profile
-from .report import LifecycleReport, print_catalogue
+from .report import NON_STRICT, LifecycleReport, print_catalogue
 from .state import STATE_KEY, LifecycleState, state_of
 
 pytest_plugins = ["pytest_lifecycle.fixtures", *FIXTURE_MODULES]
 
-RULE_MARKER_HELP = "rule(id): the catalogue rule a conformance test checks, e.g. rule('LC-05')"
+RULE_MARKER_HELP = (
+    "rule(id, level='must'): the catalogue rule a conformance test checks, e.g. rule('LC-05'); "
+    "level='should' when the test checks only the rule's SHOULD"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,7 +70,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for selector in rule_filter:
         if selector not in RULES and not any(r.startswith(selector + "-") for r in RULES):
             raise pytest.UsageError(f"--lifecycle-rule {selector!r}: {UnknownRuleError(selector)}")
-    state = LifecycleState(config, specs=specs, timeout=timeout, profile=profile, rule_filter=rule_filter)
+    strict = config.option.lifecycle_strict
+    strict = bool(config.getini("lifecycle_strict") if strict is None else strict)
+    state = LifecycleState(config, specs=specs, timeout=timeout, profile=profile, rule_filter=rule_filter, strict=strict)
     config.stash[STATE_KEY] = state
     if specs:
         # An explicit selection is checked now, so a typo is a usage error
@@ -116,8 +121,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Mod
 
 
 def _rule_id(item: pytest.Item) -> str | None:
+    """The rule the item cites; a marker the catalogue does not know is a usage error (exit code 4)."""
     marker = item.get_closest_marker("rule")
-    return str(marker.args[0]) if marker and marker.args else None
+    if marker is None:
+        return None
+    try:
+        return rule_marker(marker.args, marker.kwargs)[0]
+    except (UnknownRuleError, ValueError) as exc:
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.rule: {exc}") from None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -141,10 +152,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = selected
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    rule = _rule_id(item)
-    if rule is not None and rule not in RULES:
-        pytest.fail(f"{item.nodeid}: @pytest.mark.rule({rule!r}): {UnknownRuleError(rule)}", pytrace=False)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Levels and choices: what the kit saw during the test goes on the report.
+
+    A test whose only breach is a SHOULD is reported ``non-strict``: as an
+    expected failure (exit code 0) unless ``--lifecycle-strict``, and under
+    its own verdict in the lifecycle report either way.
+    """
+    report: pytest.TestReport = yield
+    kit = getattr(item, "funcargs", {}).get("lifecycle_kit")
+    if kit is None or kit.rule.id not in RULES:
+        return report
+    if report.failed:
+        report.sections.append((f"rule {kit.rule.id} — pytest-lifecycle rules {kit.rule.id}", kit.rule.full_text))
+    if report.when != "call":
+        return report
+    props: list[tuple[str, object]] = [("lifecycle_choice", f"{c}={b}") for c, seen in sorted(kit.choices_seen.items())
+                                       for b in sorted(seen)]
+    error = call.excinfo.value if call.excinfo is not None else None
+    should_only = isinstance(error, RuleViolation) and (error.level == "should" or kit.level == "should") or (
+        isinstance(error, ProviderError) and kit.level == "should"
+    )
+    message = None
+    if report.passed and kit.should_broken:
+        message = f"[{kit.rule.id}] {kit.should_broken[0]}"
+    elif report.failed and should_only:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if not message.startswith(f"[{kit.rule.id}]"):
+            message = f"[{kit.rule.id}] SHOULD: {message}"
+    if message is not None:
+        props.append((NON_STRICT, message))
+        if not kit.strict:
+            # An expected failure: pytest exits 0, the report says non-strict.
+            report.outcome = "skipped"
+            report.wasxfail = f"non-strict: {message}"  # type: ignore[attr-defined]
+            report.longrepr = None
+    for prop in props:
+        item.user_properties.append(prop)
+        if prop not in report.user_properties:
+            report.user_properties.append(prop)
+    return report
 
 
 def _print_providers(config: pytest.Config) -> None:

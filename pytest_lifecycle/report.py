@@ -1,11 +1,14 @@
 """Verdicts per provider × rule: terminal table and JSON report.
 
 A rule's verdict for a provider folds the outcomes of its tests: *failed*
-if any failed or errored; *incomplete* if some passed but others were
-skipped (a skipped test never counts as passed); *passed* if all passed;
-*not claimed* when every test was skipped because the provider does not
-claim the rule; else *skipped*.  Stress rules are listed apart: they can
-only find bugs.
+if any failed or errored on a MUST; *incomplete* if some passed but others
+were skipped (a skipped test never counts as passed); *non-strict* if the
+only breaches are of the rule's SHOULD; *passed* if all passed; *not
+claimed* when every test was skipped because the provider does not claim
+the rule; else *skipped*.  Stress and non-strict rules are listed apart:
+stress rules can only find bugs, and a broken SHOULD fails the run only
+under ``--lifecycle-strict``.  The open choices each provider was seen to
+make are listed too (they are information, never a verdict).
 """
 
 from __future__ import annotations
@@ -17,20 +20,28 @@ from typing import Any, Final
 
 import pytest
 
-from .catalogue import CONTRACTS, RULES
+from .catalogue import CHOICES, CONTRACTS, RULES
 from .kit import NOT_CLAIMED
 
-__all__ = ["LifecycleReport", "fold", "print_catalogue"]
+__all__ = ["NON_STRICT", "LifecycleReport", "fold", "print_catalogue", "print_rule"]
 
-ORDER: Final = ("failed", "incomplete", "passed", "not claimed", "skipped")
+ORDER: Final = ("failed", "incomplete", "non-strict", "passed", "not claimed", "skipped")
+
+#: The user property a test carries when only a SHOULD of its rule broke.
+NON_STRICT: Final = "lifecycle_non_strict"
 
 
 def fold(outcomes: list[str]) -> str:
     """The verdict of a rule from the outcomes of its tests."""
     if "failed" in outcomes:
         return "failed"
+    ran = "passed" in outcomes or "non-strict" in outcomes
+    if ran and "skipped" in outcomes:
+        return "incomplete"
+    if "non-strict" in outcomes:
+        return "non-strict"
     if "passed" in outcomes:
-        return "incomplete" if "skipped" in outcomes else "passed"
+        return "passed"
     return "skipped" if "skipped" in outcomes else "not claimed"
 
 
@@ -59,6 +70,8 @@ class LifecycleReport:
         self.outcomes: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.messages: dict[tuple[str, str], str] = {}
         self.providers: list[str] = []
+        #: (provider, choice) → the branches seen.
+        self.choices: dict[tuple[str, str], set[str]] = defaultdict(set)
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -69,7 +82,15 @@ class LifecycleReport:
         if provider not in self.providers:
             self.providers.append(provider)
         key = (provider, rule)
-        if report.failed:
+        for name, value in ((str(k), str(v)) for k, v in report.user_properties):
+            if name == "lifecycle_choice":
+                choice, _, branch = value.partition("=")
+                self.choices[(provider, choice)].add(branch)
+        non_strict = props.get(NON_STRICT)
+        if non_strict is not None and report.when == "call":
+            self.outcomes[key].append("non-strict")
+            self.messages.setdefault(key, non_strict)
+        elif report.failed:
             self.outcomes[key].append("failed")
             self.messages.setdefault(key, _failure_line(report, rule))
         elif report.skipped:
@@ -82,6 +103,10 @@ class LifecycleReport:
                 self.messages.setdefault(key, reason)
         elif report.when == "call":
             self.outcomes[key].append("passed")
+
+    def choices_of(self, provider: str) -> dict[str, list[str]]:
+        """The open choices *provider* was seen to make: choice → branches."""
+        return {c: sorted(b) for (p, c), b in sorted(self.choices.items()) if p == provider}
 
     def verdicts(self) -> dict[str, dict[str, str]]:
         table: dict[str, dict[str, str]] = {p: {} for p in self.providers}
@@ -99,23 +124,30 @@ class LifecycleReport:
         tr.write_sep("=", "lifecycle conformance: provider × rule")
         width = max(12, *(len(p) + 2 for p in self.providers))
         tr.write_line(f"{'rule':<7}{'kind':<10}" + "".join(f"{p:<{width}}" for p in self.providers) + "summary")
-        for kind in ("required", "optional", "stress"):
-            shown = [r for r in rules if RULES[r].kind == kind]
+        non_strict = {r for r in rules if any(v.get(r) == "non-strict" for v in verdicts.values())}
+        for kind in ("required", "optional", "stress", "non-strict"):
+            shown = [r for r in rules if (r in non_strict if kind == "non-strict" else RULES[r].kind == kind and r not in non_strict)]
             if kind == "stress" and shown:
                 tr.write_line("stress rules (can only find bugs, never prove their absence):")
+            if kind == "non-strict" and shown:
+                tr.write_line("non-strict rules (a SHOULD is broken, every MUST holds; --lifecycle-strict fails them):")
             for rule in shown:
                 cells = [verdicts[p].get(rule, "not run") for p in self.providers]
-                line = f"{rule:<7}{kind:<10}" + "".join(f"{c:<{width}}" for c in cells) + RULES[rule].text
+                line = f"{rule:<7}{RULES[rule].kind:<10}" + "".join(f"{c:<{width}}" for c in cells) + RULES[rule].text
                 markup = {"red": True} if "failed" in cells else {}
                 tr.write_line(line[: tr._tw.fullwidth - 1] if tr.config.option.verbose <= 0 else line, **markup)
         for provider in self.providers:
             counts = {o: sum(1 for v in verdicts[provider].values() if v == o) for o in ORDER}
             tr.write_line(f"provider {provider!r}: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n))
-        failed = [(p, r) for p in self.providers for r, v in verdicts[p].items() if v == "failed"]
-        if failed:
-            tr.write_sep("-", "broken rules")
-            for p, r in failed:
-                tr.write_line(f"{p} {r}: {self.messages.get((p, r), '')}"[:400], red=True)
+            for choice, branches in self.choices_of(provider).items():
+                tr.write_line(f"  open choice {choice} ({CHOICES[choice].text}): {', '.join(branches)}")
+        for verdict, title, markup in (("failed", "broken rules", {"red": True}), ("non-strict", "broken SHOULDs", {"yellow": True})):
+            broken = [(p, r) for p in self.providers for r, v in verdicts[p].items() if v == verdict]
+            if broken:
+                tr.write_sep("-", title)
+                for p, r in broken:
+                    tr.write_line(f"{p} {r}: {self.messages.get((p, r), '')}"[:400], **markup)
+                    tr.write_line(f"    the rule: pytest-lifecycle rules {r}  ({RULES[r].where})")
 
     @pytest.hookimpl
     def pytest_sessionfinish(self) -> None:
@@ -126,11 +158,18 @@ class LifecycleReport:
         doc = {
             "providers": {
                 p: {
-                    rule: {"verdict": v, "kind": RULES[rule].kind, "message": self.messages.get((p, rule))}
+                    rule: {
+                        "verdict": v,
+                        "kind": RULES[rule].kind,
+                        "message": self.messages.get((p, rule)),
+                        "text": RULES[rule].where,
+                    }
                     for rule, v in sorted(verdicts[p].items())
                 }
                 for p in self.providers
             },
+            "choices": {p: self.choices_of(p) for p in self.providers},
+            "strict": bool(self.config.option.lifecycle_strict or self.config.getini("lifecycle_strict")),
         }
         Path(path).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -139,8 +178,25 @@ def print_catalogue(config: pytest.Config) -> None:
     """``pytest --lifecycle-rules``: the catalogue, contract by contract."""
     for contract in CONTRACTS.values():
         caps = f" (optional capabilities: {', '.join(contract.capabilities)})" if contract.capabilities else ""
-        print(f"{contract.name} — {contract.title}, CONTRACTS.md {contract.section}{caps}")
+        print(f"{contract.name} — {contract.title}, {contract.section} of pytest_lifecycle/contract/{contract.name}.md{caps}")
         for rule in RULES.values():
             if rule.contract == contract.name:
                 kind = rule.kind + (f":{rule.capability}" if rule.capability else "")
-                print(f"  {rule.id}  {kind:<19} {rule.text}")
+                levels = "MUST+SHOULD" if rule.should else "MUST"
+                print(f"  {rule.id}  {kind:<19} {levels:<12}{rule.text}")
+        for choice in CHOICES.values():
+            if choice.contract == contract.name:
+                print(f"  open choice {choice.id}: {choice.text} — {' | '.join(choice.branches)}")
+    print("full text of a rule: pytest-lifecycle rules ID")
+
+
+def print_rule(rule_id: str) -> None:
+    """``pytest-lifecycle rules LC-05``: the full text of a rule, and the choices it observes."""
+    rule = RULES[rule_id]
+    print(rule.full_text.strip())
+    for choice in CHOICES.values():
+        if rule.id in choice.rules:
+            print(f"\nOpen choice {choice.id} — {choice.text}:")
+            for branch, text in choice.branches.items():
+                print(f"  - {branch}: {text}")
+    print(f"\n(from {rule.where})")

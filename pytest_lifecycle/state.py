@@ -20,12 +20,15 @@ class LifecycleState:
     never imports a provider.
     """
 
-    def __init__(self, config: pytest.Config, *, specs: list[str], timeout: float, profile: LifecycleProfile, rule_filter: list[str]) -> None:
+    def __init__(self, config: pytest.Config, *, specs: list[str], timeout: float, profile: LifecycleProfile, rule_filter: list[str],
+                 strict: bool = False) -> None:
         self.config: Final = config
         self.specs: Final = specs
         self.timeout: Final = timeout
         self.profile: Final = profile
         self.rule_filter: Final = rule_filter
+        #: A broken SHOULD fails the run.
+        self.strict: Final = strict
         self._providers: list[Provider] | None = None
 
     def providers(self) -> list[Provider]:
