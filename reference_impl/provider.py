@@ -6,6 +6,17 @@ from pytest_lifecycle import Provider
 
 from . import checkpoint, keyed_locks, respawn, session_lifecycle
 
+#: The branch the reference takes of every open choice of the contracts
+#: (``pytest-lifecycle rules`` lists them); correct providers may take others.
+CHOICES = {
+    "LC/unowned-commit": "explicit-agent",
+    "LC/turn-agent": "turn-only",
+    "LC/adoption": "oldest",
+    "LC/forgotten-generations": "restart",
+    "LC/evict-forgets": "keeps",
+    "LC/drain-retry": "no-retry",
+}
+
 provider = Provider(
     "reference",
     session_lifecycle=session_lifecycle.factory,

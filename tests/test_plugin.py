@@ -50,19 +50,28 @@ def test_lifecycle_rules_prints_the_catalogue(pytester: pytest.Pytester) -> None
     result.stdout.fnmatch_lines(["session_lifecycle*§1a*eviction*", "  LC-15  optional:eviction*"])
 
 
-def test_unknown_rule_marker_fails_naming_the_catalogue(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        ('"LC-99"', ["*unknown rule id 'LC-99'*", "*LC-01 … LC-17*"]),
+        ('"LC-05", level="may"', ["*LC-05: unknown level 'may'; levels: must, should*"]),
+        ('"LC-01", level="should"', ["*LC-01 declares no SHOULD*"]),
+    ],
+    ids=["unknown-rule", "unknown-level", "no-should"],
+)
+def test_unknown_rule_marker_is_a_usage_error(pytester: pytest.Pytester, marker: str, expected: list[str]) -> None:
     pytester.makepyfile(
-        """
+        f"""
         import pytest
 
-        @pytest.mark.rule("LC-99")
+        @pytest.mark.rule({marker})
         def test_x(session_lifecycle):
             pass
         """
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*unknown rule id 'LC-99'*", "*LC-01 … LC-17*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(expected)
 
 
 def test_rule_filter_rejects_unknown_ids(pytester: pytest.Pytester) -> None:

@@ -4,11 +4,13 @@ Each module in a contract's sub-package reproduces one real bug (its
 docstring names the seed it comes from) and declares:
 
 - ``provider``: a :class:`pytest_lifecycle.Provider` named ``mutant-...``;
-- ``BREAKS``: the rule IDs the kit must fail it on.
+- ``BREAKS``: the rule IDs the kit must fail it on (a broken MUST);
+- optionally ``NON_STRICT``: rule IDs whose SHOULD it breaks while keeping
+  every MUST -- the kit must report them *non-strict*, not failed.
 
 ``tests/test_mutants.py`` runs the conformance suite against every mutant
-and asserts that each rule in ``BREAKS`` is reported *failed* with a message
-that starts with that rule's ID.
+and asserts that each rule in ``BREAKS`` is reported *failed* (each in
+``NON_STRICT`` *non-strict*) with a message that starts with that rule's ID.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ class Mutant:
     module: str
     breaks: tuple[str, ...]
     doc: str
+    non_strict: tuple[str, ...] = ()
+
+    def expected(self) -> list[tuple[str, str]]:
+        """(rule, verdict) pairs the kit must report for this mutant."""
+        return [(r, "failed") for r in self.breaks] + [(r, "non-strict") for r in self.non_strict]
 
 
 def all_mutants() -> list[Mutant]:
@@ -43,6 +50,7 @@ def all_mutants() -> list[Mutant]:
                 continue
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             found.append(
-                Mutant(contract, info.name, module.__name__, tuple(module.BREAKS), (module.__doc__ or "").strip())
+                Mutant(contract, info.name, module.__name__, tuple(getattr(module, "BREAKS", ())),
+                       (module.__doc__ or "").strip(), tuple(getattr(module, "NON_STRICT", ())))
             )
     return found
