@@ -4,7 +4,7 @@ Register a provider, run ``pytest --pyargs conformance``, and read which rule
 broke.  See the README for the full story.
 """
 
-from .catalogue import CONTRACTS, RULES, Contract, Rule, UnknownRuleError, get_rule, rules_for
+from .catalogue import CHOICES, CONTRACTS, RULES, Choice, Contract, Rule, UnknownRuleError, get_choice, get_rule, rules_for
 from .context import Context, KitClock
 from .discovery import ENTRY_POINT_GROUP
 from .doubles import Gate, GatedAgent, GatedSources, InjectedFailure, SourceCall
@@ -16,10 +16,12 @@ from .runner import Task
 from .surface import unwrap
 
 __all__ = [
+    "CHOICES",
     "CONTRACTS",
     "ENTRY_POINT_GROUP",
     "NOT_CLAIMED",
     "RULES",
+    "Choice",
     "Context",
     "Contract",
     "Factory",
@@ -37,6 +39,7 @@ __all__ = [
     "SourceCall",
     "Task",
     "UnknownRuleError",
+    "get_choice",
     "get_rule",
     "rules_for",
     "run_machine",
