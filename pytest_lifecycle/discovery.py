@@ -11,6 +11,8 @@ Entry points are scanned as metadata and only the selected one is imported.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Final, Iterable, Mapping
 
@@ -51,6 +53,12 @@ def _import_path(spec: str) -> Provider:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ProviderError(f"import path must look like package.module:attribute, got {spec!r}", provider=spec)
+    # As ``python -m pytest`` does, the current directory is importable, so
+    # that ``mymod:provider`` works under the ``pytest`` and
+    # ``pytest-lifecycle`` scripts too, with no packaging.
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:

@@ -6,7 +6,24 @@ rule, one fact per line; the exception keeps the objects, not just text.
 
 from __future__ import annotations
 
-__all__ = ["ProviderError", "ProviderHung", "RuleViolation"]
+__all__ = ["ProviderError", "ProviderHung", "ProviderRaised", "RuleViolation", "escapes_exception"]
+
+#: Modules whose BaseExceptions are control flow of the test harness, not a
+#: provider's doing: pytest's outcomes (skip, fail, exit), Hypothesis's
+#: internal stops, the kit's own "stop, do not shrink".
+_HARNESS = ("_pytest", "pytest", "hypothesis", "pytest_lifecycle", "conformance")
+
+
+def escapes_exception(exc: BaseException) -> bool:
+    """Whether *exc* is a provider's BaseException that is not an ``Exception``.
+
+    ``KeyboardInterrupt``, ``SystemExit``, ``GeneratorExit`` or any other
+    ``BaseException`` raised by provider code would end the pytest session
+    (or slip past ``except Exception``); the kit turns them into a failure of
+    the rule under test.  A real Ctrl-C of the user arrives in the main
+    thread, never through a provider call, so it still stops the run.
+    """
+    return not isinstance(exc, Exception) and not type(exc).__module__.startswith(_HARNESS)
 
 
 class ProviderError(Exception):
@@ -51,6 +68,22 @@ class RuleViolation(AssertionError):
         self.rule = rule
         self.level = level
         super().__init__(f"[{rule}] {message}")
+
+
+class ProviderRaised(RuleViolation):
+    """A provider call raised a BaseException that is not an ``Exception``.
+
+    The original is the ``__cause__``; the session goes on to the next test.
+    """
+
+    def __init__(self, rule: str, provider: str, what: str, exc: BaseException, steps: str | None = None) -> None:
+        self.provider = provider
+        self.what = what
+        self.original = exc
+        detail = f": {exc}" if str(exc) else ""
+        after = f" after {steps}" if steps else ""
+        super().__init__(rule, f"provider {provider!r} raised {type(exc).__name__}{detail} in {what}{after}")
+        self.__cause__ = exc
 
 
 class ProviderHung(RuleViolation):

@@ -7,6 +7,7 @@ write its own extra tests with the tools the suite uses.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -16,7 +17,7 @@ from .catalogue import Rule, UnknownRuleError, get_rule, rule_marker
 from .context import KitClock
 from .kit import Kit
 from .provider import Provider
-from .state import state_of
+from .state import CALL_FAILED, state_of
 
 #: The rule of tests that carry no ``rule`` marker (a project's own tests).
 UNMARKED = "TEST"
@@ -49,13 +50,15 @@ def _rule_of(item: pytest.Item) -> tuple[Rule, str]:
 
 
 def _replay_target(item: pytest.Item) -> str:
-    # Suites collected with --pyargs live outside the rootdir, so their node
-    # ids carry no path; name the module instead.
-    if not item.nodeid.startswith("::"):
-        return f"'{item.nodeid}'"
+    """What to pass to pytest, from the directory the run started in, to run *item* again."""
     module = getattr(item, "module", None)
     name = getattr(item, "originalname", item.name)
-    return f"--pyargs {module.__name__ if module else ''} -k '{name}'"
+    if module is not None and module.__name__.split(".")[0] == "conformance":
+        # The shipped suites: however they were selected (--pyargs, a path,
+        # the CLI), the import name finds them from anywhere.
+        return f"--pyargs {module.__name__} -k '{name}'"
+    path = os.path.relpath(item.path, item.config.invocation_params.dir)
+    return f"'{path}::{item.nodeid.split('::', 1)[1]}'" if "::" in item.nodeid else f"'{path}'"
 
 
 @pytest.fixture
@@ -84,7 +87,10 @@ def lifecycle_kit(request: pytest.FixtureRequest, lifecycle_provider: Provider, 
     if rule.id != UNMARKED:
         kit.require()
     yield kit
-    kit.close()
+    try:
+        kit.close(failed=request.node.stash.get(CALL_FAILED, False))
+    finally:
+        request.node.user_properties.extend(("lifecycle_abandoned", a) for a in kit.abandoned)
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import pytest
 
 from .catalogue import CONTRACTS, Rule, get_choice
 from .context import Context, KitClock
-from .errors import ProviderError, RuleViolation
+from .errors import ProviderError, ProviderRaised, RuleViolation
 from .provider import Provider
-from .runner import Runner, Task
+from .runner import HUNG_GRACE, Runner, Task
 from .surface import Guarded, GuardedContextManager, short_repr
 
 __all__ = ["Kit", "NOT_CLAIMED"]
@@ -71,6 +71,11 @@ class Kit:
         self._gates: list[Any] = []
         self._labels: dict[str, itertools.count[int]] = {}
         self._cleanups: list[Callable[[], None]] = []
+        #: Threads alive before the test: any other left running at the end
+        #: is named in the run's summary (see :meth:`close`).
+        self._threads_before = {t.ident for t in threading.enumerate()}
+        #: Calls and provider threads still running after the test.
+        self.abandoned: list[str] = []
         self.level: Final = level
         self.strict: Final = strict
         #: SHOULD violations seen (non-strict mode records them and goes on).
@@ -121,10 +126,14 @@ class Kit:
         factory = self.provider.factories[contract]
         try:
             raw = self.runner.call(factory, ctx, what=f"the {contract} factory")
+        except ProviderRaised as exc:
+            raise ProviderError(
+                f"the {contract} factory raised {type(exc.original).__name__}: {exc.original}",
+                provider=self.provider.name, contract=contract, rule=self.rule.id,
+            ) from exc.original
         except RuleViolation:
             raise
-        except (Exception, KeyboardInterrupt, SystemExit) as exc:
-            # Not even KeyboardInterrupt from a factory may end the session.
+        except Exception as exc:
             raise ProviderError(
                 f"the {contract} factory raised {type(exc).__name__}: {exc}",
                 provider=self.provider.name, contract=contract, rule=self.rule.id,
@@ -271,8 +280,13 @@ class Kit:
         """Run *fn* at teardown (after the gates are opened)."""
         self._cleanups.append(fn)
 
-    def close(self) -> None:
-        """Open every gate, then make sure no provider call outlived the test."""
+    def close(self, *, failed: bool = False) -> None:
+        """Open every gate, then make sure no provider call outlived the test.
+
+        :param failed: the test already failed (a hang, say): calls still
+            running are abandoned and named in :attr:`abandoned`, not failed
+            a second time, and not waited for a second timeout.
+        """
         __tracebackhide__ = True
         for gate in self._gates:
             gate.open()
@@ -282,8 +296,14 @@ class Kit:
                 fn()
             except BaseException as exc:  # reported below, after every cleanup ran
                 errors.append(exc)
-        stuck = self.runner.close()
-        if stuck:
+        stuck = self.runner.close(HUNG_GRACE if failed else None)
+        self.abandoned = [f"{t.thread_name or 'lifecycle-call'}: {t.what}" for t in stuck]
+        self.abandoned += [
+            f"{t.name}: started by the provider, still running after the test"
+            for t in threading.enumerate()
+            if t.ident not in self._threads_before and t.is_alive() and not t.name.startswith("lifecycle-")
+        ]
+        if stuck and not failed:
             what = ", ".join(t.what for t in stuck)
             raise RuleViolation(
                 self.rule.id,

@@ -8,6 +8,7 @@ by the state machines.
 from __future__ import annotations
 
 import fnmatch
+import math
 import importlib.util
 from functools import cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from .errors import ProviderError, RuleViolation
 from .options import DEFAULT_TIMEOUT, add_options
 from .profiles import get_profile
 from .report import NON_STRICT, LifecycleReport, print_catalogue
-from .state import STATE_KEY, LifecycleState, state_of
+from .state import CALL_FAILED, STATE_KEY, LifecycleState, state_of
 
 pytest_plugins = ["pytest_lifecycle.fixtures", *FIXTURE_MODULES]
 
@@ -60,8 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
             timeout = float(config.getini("lifecycle_timeout") or DEFAULT_TIMEOUT)
         except ValueError:
             raise pytest.UsageError(f"lifecycle_timeout must be a number, got {config.getini('lifecycle_timeout')!r}") from None
-    if timeout <= 0:
-        raise pytest.UsageError(f"--lifecycle-timeout must be positive, got {timeout}")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise pytest.UsageError(f"--lifecycle-timeout must be a finite number of seconds above 0, got {timeout}")
     try:
         profile = get_profile(config.option.lifecycle_profile or config.getini("lifecycle_profile"))
     except KeyError as exc:
@@ -161,6 +162,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     its own verdict in the lifecycle report either way.
     """
     report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
     kit = getattr(item, "funcargs", {}).get("lifecycle_kit")
     if kit is None or kit.rule.id not in RULES:
         return report

@@ -14,6 +14,7 @@ make are listed too (they are information, never a verdict).
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Final
@@ -70,19 +71,50 @@ class LifecycleReport:
         self.outcomes: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.messages: dict[tuple[str, str], str] = {}
         self.providers: list[str] = []
+        #: Provider calls and threads left running after a test, per test.
+        self.abandoned: list[tuple[str, str]] = []
         #: (provider, choice) → the branches seen.
         self.choices: dict[tuple[str, str], set[str]] = defaultdict(set)
+        #: Node id → (provider, rule) of every selected conformance test
+        #: (serial runs; under xdist the controller does not collect).
+        self.selected: dict[str, tuple[str, str]] = {}
+        #: The test running now: named if the process dies during it.
+        self.running: str | None = None
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            props = {str(k): str(v) for k, v in item.user_properties}
+            if "lifecycle_rule" in props and "lifecycle_provider" in props:
+                self.selected[item.nodeid] = (props["lifecycle_provider"], props["lifecycle_rule"])
+        self.write(complete=False)
+
+    @pytest.hookimpl
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.running = nodeid
+        self.write(complete=False)
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._record(report)
+        if report.when == "teardown":
+            self.running = None
+            self.write(complete=False)
+
+    def _record(self, report: pytest.TestReport) -> None:
         props = {str(k): str(v) for k, v in report.user_properties}
         rule, provider = props.get("lifecycle_rule"), props.get("lifecycle_provider")
+        if (rule is None or provider is None) and report.nodeid in self.selected:
+            # A report made without the item (an xdist worker that crashed).
+            provider, rule = self.selected[report.nodeid]
         if rule is None or provider is None or rule not in RULES:
             return
         if provider not in self.providers:
             self.providers.append(provider)
         key = (provider, rule)
         for name, value in ((str(k), str(v)) for k, v in report.user_properties):
+            if name == "lifecycle_abandoned" and report.when == "teardown":
+                self.abandoned.append((report.nodeid, value))
             if name == "lifecycle_choice":
                 choice, _, branch = value.partition("=")
                 self.choices[(provider, choice)].add(branch)
@@ -141,6 +173,10 @@ class LifecycleReport:
             tr.write_line(f"provider {provider!r}: " + ", ".join(f"{n} {o}" for o, n in counts.items() if n))
             for choice, branches in self.choices_of(provider).items():
                 tr.write_line(f"  open choice {choice} ({CHOICES[choice].text}): {', '.join(branches)}")
+        if self.abandoned:
+            tr.write_sep("-", "provider threads left running")
+            for nodeid, what in self.abandoned:
+                tr.write_line(f"{what}  (after {nodeid})", yellow=True)
         for verdict, title, markup in (("failed", "broken rules", {"red": True}), ("non-strict", "broken SHOULDs", {"yellow": True})):
             broken = [(p, r) for p in self.providers for r, v in verdicts[p].items() if v == verdict]
             if broken:
@@ -150,12 +186,27 @@ class LifecycleReport:
                     tr.write_line(f"    the rule: pytest-lifecycle rules {r}  ({RULES[r].where})")
 
     @pytest.hookimpl
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        # Interrupted or internal error: the verdicts so far are not the run's.
+        self.write(complete=exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                                           pytest.ExitCode.NO_TESTS_COLLECTED), exitstatus=int(exitstatus))
+
+    def write(self, *, complete: bool, exitstatus: int | None = None) -> None:
+        """Write the JSON report (``--lifecycle-report``).
+
+        Written as the run goes, atomically: a run that dies or is
+        interrupted leaves a report that says it is incomplete, which test
+        was running, and which selected rules never got a verdict.
+        """
         path = self.config.option.lifecycle_report
         if not path or hasattr(self.config, "workerinput"):
             return
         verdicts = self.verdicts()
         doc = {
+            "complete": complete,
+            "exitstatus": exitstatus,
+            "running": None if complete else self.running,
+            "not_run": sorted({f"{p} {r}" for p, r in self.selected.values() if r not in verdicts.get(p, {})}),
             "providers": {
                 p: {
                     rule: {
@@ -169,9 +220,13 @@ class LifecycleReport:
                 for p in self.providers
             },
             "choices": {p: self.choices_of(p) for p in self.providers},
+            "abandoned": [f"{what} (after {nodeid})" for nodeid, what in self.abandoned],
             "strict": bool(self.config.option.lifecycle_strict or self.config.getini("lifecycle_strict")),
         }
-        Path(path).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        target = Path(path)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(partial, target)
 
 
 def print_catalogue(config: pytest.Config) -> None:

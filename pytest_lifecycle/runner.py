@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any, Callable, Final, Generic, TypeVar, final
 
-from .errors import ProviderHung
+from .errors import ProviderHung, ProviderRaised, escapes_exception
 
 __all__ = ["Runner", "Task", "in_worker"]
 
@@ -25,6 +25,8 @@ T = TypeVar("T")
 
 _local = threading.local()
 _STOP: Final = object()
+#: How long :meth:`Runner.close` still waits once a hang was reported.
+HUNG_GRACE: Final = 0.2
 
 
 def _name_of(fn: Callable[..., Any]) -> str:
@@ -45,7 +47,7 @@ def in_worker() -> bool:
 class Task(Generic[T]):
     """A call running on a worker thread; :meth:`result` waits for it."""
 
-    __slots__ = ("what", "_done", "_value", "_error", "_runner", "thread_name")
+    __slots__ = ("what", "_done", "_value", "_error", "_runner", "thread_name", "reported_hung")
 
     def __init__(self, runner: Runner, what: str) -> None:
         self.what = what
@@ -54,6 +56,8 @@ class Task(Generic[T]):
         self._value: Any = None
         self._error: BaseException | None = None
         self.thread_name: str | None = None
+        #: A hang of this call was already reported (the test failed on it).
+        self.reported_hung = False
 
     @property
     def done(self) -> bool:
@@ -72,6 +76,7 @@ class Task(Generic[T]):
         __tracebackhide__ = True
         limit = self._runner.timeout if timeout is None else timeout
         if not self._done.wait(limit):
+            self.reported_hung = True
             raise ProviderHung(self._runner.rule, self._runner.provider, self.what, limit)
         if self._error is not None:
             raise self._error
@@ -82,6 +87,7 @@ class Task(Generic[T]):
         __tracebackhide__ = True
         limit = self._runner.timeout if timeout is None else timeout
         if not self._done.wait(limit):
+            self.reported_hung = True
             raise ProviderHung(self._runner.rule, self._runner.provider, self.what, limit)
         return self._error
 
@@ -91,7 +97,13 @@ class Task(Generic[T]):
         try:
             self._value = fn(*args, **kwargs)
         except BaseException as exc:  # handed to whoever waits on the task
-            self._error = exc
+            # Re-raised as is, KeyboardInterrupt or SystemExit would end the
+            # whole session in the thread that waits: fail the rule instead.
+            self._error = (
+                ProviderRaised(self._runner.rule, self._runner.provider, self.what, exc)
+                if escapes_exception(exc)
+                else exc
+            )
         finally:
             _local.depth -= 1
             self._done.set()
@@ -175,9 +187,13 @@ class Runner:
 
         Callers release every gate first, so a well-behaved provider finishes
         at once; what is still running then is a provider that hung on its own.
+        A hang the test already reported is not waited for again: it costs
+        one timeout, not two.
         """
+        if grace is None:
+            grace = HUNG_GRACE if any(t.reported_hung for t in self.running()) else self.timeout
         # One deadline for all: each stuck task must not cost a full timeout.
-        deadline = time.monotonic() + (self.timeout if grace is None else grace)
+        deadline = time.monotonic() + grace
         stuck = [t for t in self.running() if not t.wait(max(0.0, deadline - time.monotonic()))]
         limit = max(0.0, deadline - time.monotonic())
         with self._lock:

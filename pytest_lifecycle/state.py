@@ -10,7 +10,7 @@ from .discovery import select_providers
 from .profiles import LifecycleProfile
 from .provider import Provider
 
-__all__ = ["LifecycleState", "STATE_KEY", "state_of"]
+__all__ = ["CALL_FAILED", "LifecycleState", "STATE_KEY", "state_of"]
 
 
 class LifecycleState:
@@ -40,6 +40,10 @@ class LifecycleState:
 
 
 STATE_KEY: Final = pytest.StashKey[LifecycleState]()
+
+#: On a test item: whether its call phase failed (set by the plugin's report
+#: hook, read by the kit fixture's teardown).
+CALL_FAILED: Final = pytest.StashKey[bool]()
 
 
 def state_of(config: pytest.Config) -> LifecycleState:

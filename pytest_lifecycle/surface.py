@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Final, Mapping, final
 
-from .errors import ProviderError, RuleViolation
+from .errors import ProviderError, ProviderRaised, RuleViolation, escapes_exception
 
 if TYPE_CHECKING:
     from .kit import Kit
@@ -155,20 +155,17 @@ class _GuardedMethod:
             # Bound into a partial: the provider's own keywords (``timeout=`` of
             # commit_session_memory) must not reach Runner.call's keywords.
             value = kit.runner.call(functools.partial(self._fn, *args, **kwargs), what=text)
+        except ProviderRaised as exc:
+            raise self._raised(text, exc.original) from exc.original
         except RuleViolation:
             raise
         except Exception as exc:
             kit.note(f"{text} raised {type(exc).__name__}: {exc}")
             raise
-        except (KeyboardInterrupt, SystemExit) as exc:
-            # KeyboardInterrupt or SystemExit from a provider would end the
-            # whole session: make it this rule's failure instead.
-            kit.note(f"{text} raised {type(exc).__name__}: {exc}")
-            raise RuleViolation(
-                kit.rule.id,
-                f"provider {kit.provider.name!r} ({owner._surface.contract}): {text} raised "
-                f"{type(exc).__name__} ({exc!r}), which is not an Exception after {kit.steps()}",
-            ) from exc
+        except BaseException as exc:
+            if not escapes_exception(exc):
+                raise
+            raise self._raised(text, exc) from exc
         if not self._method.returns.accepts(value):
             kit.note(f"{text} -> {short_repr(value)}")
             raise RuleViolation(
@@ -181,6 +178,13 @@ class _GuardedMethod:
             value = kit.guard(value, self._method.wraps)
         kit.note(f"{text} -> {short_repr(value)}")
         return value
+
+    def _raised(self, text: str, exc: BaseException) -> ProviderRaised:
+        # KeyboardInterrupt or SystemExit from a provider would end the whole
+        # session: make it this rule's failure, with the trace.
+        kit = self._owner._kit
+        kit.note(f"{text} raised {type(exc).__name__}: {exc}")
+        return ProviderRaised(kit.rule.id, kit.provider.name, text, exc, kit.steps())
 
     def spawn(self, *args: Any, **kwargs: Any) -> Any:
         """Run the call on a worker and return its :class:`~pytest_lifecycle.runner.Task`."""
