@@ -6,10 +6,11 @@
 Every mutant (``tests/mutants``) and every correct provider (the reference
 and the alternate readings in ``tests/alternates``) is certified R times,
 each run with another ``--hypothesis-seed`` and no Hypothesis example
-database.  Each run is one ``python -m pytest`` per contract and kind
-(mutants, correct providers), several providers per run, in a fresh
-temporary directory.  Mutants run only the rules they must break; correct
-providers run every rule of their contract.
+database.  Each run is two ``python -m pytest`` processes (all mutants in
+one, all correct providers in the other, every provider selected with its
+own ``--lifecycle-provider``), each in a fresh temporary directory, with
+``-p teeth_plugin`` (``benchmarks/teeth_plugin.py``).  Mutants run only the
+rules they must break; correct providers run every rule of their contract.
 
 - A *kill* is the verdict the mutant declares (``failed`` for BREAKS,
   ``non-strict`` for NON_STRICT) with a message starting with ``[RULE]``, read
@@ -30,6 +31,7 @@ import argparse
 import importlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,7 +82,7 @@ def subjects(contracts: list[str], only: str | None) -> list[Subject]:
     for m in all_mutants():
         spec = f"{m.module}:provider"
         found.append(Subject(m.contract, f"{m.contract}/{m.name}", spec, _provider(spec).name, dict(m.expected()), False))
-    correct = [(c, "reference", "reference_impl.provider:provider") for c in CONTRACTS]
+    correct = [(c, f"{c}/reference", "reference_impl.provider:provider") for c in CONTRACTS]
     correct += [(a.contract, f"{a.contract}/{a.name}", f"{a.module}:provider") for a in all_alternates()]
     for contract, label, spec in correct:
         provider = _provider(spec)
@@ -90,20 +92,24 @@ def subjects(contracts: list[str], only: str | None) -> list[Subject]:
     return [s for s in found if s.contract in contracts and (only is None or only in s.label or only in s.name)]
 
 
-def run_pytest(contract: str, group: list[Subject], seed: int, workers: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One pytest run of *group* on *contract*: (lifecycle report, teeth log lines)."""
-    names = [s.name for s in group]
+def run_pytest(group: list[Subject], seed: int, workers: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One pytest run certifying every subject of *group*: (lifecycle report, teeth log lines)."""
+    specs = {s.spec: s.name for s in group}  # the reference is one provider for all four contracts
+    names = list(specs.values())
     assert len(set(names)) == len(names), f"two providers share a name: {names}"
+    plan: dict[str, list[str]] = {}
+    for s in group:
+        plan[s.name] = sorted({*plan.get(s.name, []), *s.expected})
+    contracts = sorted({s.contract for s in group})
     with tempfile.TemporaryDirectory(prefix="teeth-") as tmp:
         run_dir = Path(tmp)
-        plan, log, report = run_dir / "plan.json", run_dir / "log.jsonl", run_dir / "report.json"
-        # Correct providers run every rule (null); mutants only the rules they must break.
-        plan.write_text(json.dumps({s.name: None if s.correct else sorted(s.expected) for s in group}))
+        plan_file, log, report = run_dir / "plan.json", run_dir / "log.jsonl", run_dir / "report.json"
+        plan_file.write_text(json.dumps(plan))
         command = [
-            sys.executable, "-m", "pytest", "--pyargs", f"conformance.{contract}",
-            *(arg for s in group for arg in ("--lifecycle-provider", s.spec)),
+            sys.executable, "-m", "pytest", "--pyargs", *(f"conformance.{c}" for c in contracts),
+            *(arg for spec in specs for arg in ("--lifecycle-provider", spec)),
             "-p", "teeth_plugin", "--hypothesis-profile=teeth", f"--hypothesis-seed={seed}",
-            "--teeth-plan", str(plan), "--teeth-log", str(log), "--lifecycle-report", str(report),
+            "--teeth-plan", str(plan_file), "--teeth-log", str(log), "--lifecycle-report", str(report),
             "--basetemp", str(run_dir / "basetemp"), "-p", "no:cacheprovider", "-q",
             *(["-n", str(workers)] if workers else []),
         ]
@@ -117,14 +123,17 @@ def run_pytest(contract: str, group: list[Subject], seed: int, workers: int) -> 
         if saved.exists() and any(saved.iterdir()):
             raise SystemExit(f"the Hypothesis example database was written to {saved}: runs would not be independent")
         lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        return json.loads(report.read_text()), lines
+        broken = [ln for ln in lines if "collect_error" in ln]
+        if broken:
+            raise SystemExit(f"collection error in {broken[0]['collect_error']}:\n{broken[0]['error']}")
+        return json.loads(report.read_text()), [ln for ln in lines if "nodeid" in ln]
 
 
 def time_to_kill(lines: list[dict[str, Any]], provider: str, rule: str, verdict: str) -> float | None:
     """Duration of the first test of *rule* that broke for *provider* the way *verdict* says."""
     mine = [ln for ln in lines if ln["provider"] == provider and ln["rule"] == rule]
-    broke = (lambda ln: ln["non_strict"]) if verdict == "non-strict" else (lambda ln: ln["outcome"] == "failed")
-    first = next((ln["nodeid"] for ln in mine if broke(ln)), None)
+    key, value = ("non_strict", True) if verdict == "non-strict" else ("outcome", "failed")
+    first = next((ln["nodeid"] for ln in mine if ln[key] == value), None)
     return None if first is None else sum(ln["duration"] for ln in mine if ln["nodeid"] == first)
 
 
@@ -143,7 +152,8 @@ def measure(group: list[Subject], doc: dict[str, Any], lines: list[dict[str, Any
 
 
 def summarize(chosen: list[Subject], results: dict[str, list[dict[str, Any]]], runs: int) -> dict[str, Any]:
-    mutants, correct = [], []
+    mutants: list[dict[str, Any]] = []
+    correct: list[dict[str, Any]] = []
     for s in chosen:
         per_run = results[s.label]
         if not s.correct:
@@ -153,13 +163,15 @@ def summarize(chosen: list[Subject], results: dict[str, list[dict[str, Any]]], r
                 mutants.append({
                     "mutant": s.label, "provider": s.name, "rule": rule, "expected": want, "kills": len(killed),
                     "median_ttk": statistics.median(ttks) if ttks else None,
-                    "missed": sorted({r[rule]["verdict"] for r in per_run if not r[rule]["ok"]}),
+                    "missed": sorted({r[rule]["verdict"] + (" citing another rule" if r[rule]["verdict"] == want else "")
+                                      for r in per_run if not r[rule]["ok"]}),
                 })
         else:
             alarms = [{rule: v["verdict"] for rule, v in r.items() if not v["ok"]} for r in per_run]
             rules = sorted({f"{rule}:{verdict}" for a in alarms for rule, verdict in a.items()})
+            messages = {rule: v["message"] for r in reversed(per_run) for rule, v in r.items() if not v["ok"]}
             correct.append({"provider": s.label, "name": s.name, "contract": s.contract,
-                            "false_alarms": sum(1 for a in alarms if a), "rules": rules})
+                            "false_alarms": sum(1 for a in alarms if a), "rules": rules, "messages": messages})
     labels = {m["mutant"] for m in mutants}
     always = {label for label in labels if all(m["kills"] == runs for m in mutants if m["mutant"] == label)}
     totals = {
@@ -181,16 +193,22 @@ def print_tables(summary: dict[str, Any]) -> None:
                   + ", ".join(m["missed"]))
         print()
     if summary["correct"]:
-        width = max(len(c["provider"]) for c in summary["correct"]) + 2
-        print(f"{'correct provider':<{width}}{'contract':<19}{'false alarms':>12}  rules not passed")
+        width = max(len("correct provider"), *(len(c["provider"]) for c in summary["correct"])) + 2
+        print(f"{'correct provider':<{width}}{'false alarms':>12}  rules not passed")
         for c in summary["correct"]:
-            print(f"{c['provider']:<{width}}{c['contract']:<19}{c['false_alarms']:>9}/{runs:<2}  " + ", ".join(c["rules"]))
+            print(f"{c['provider']:<{width}}{c['false_alarms']:>9}/{runs:<2}  " + ", ".join(c["rules"]))
         print()
     t = summary["totals"]
     print(f"mutants killed in {runs}/{runs} runs: {t['mutants_killed_every_run']}/{t['mutants']} "
           f"({t['pairs_killed_every_run']}/{t['pairs']} mutant×rule pairs); "
           f"false alarms: {t['false_alarm_runs']} of {t['correct_runs']} correct-provider runs; "
-          f"wall time {summary['seconds']:.0f}s")
+          f"wall time {summary['seconds']:.0f}s, cpu {summary['cpu_seconds']:.0f}s")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every finished pytest run and its workers (wall time depends on who else is busy)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,21 +224,19 @@ def main(argv: list[str] | None = None) -> int:
     if not chosen:
         parser.error("nothing selected")
     results: dict[str, list[dict[str, Any]]] = {s.label: [] for s in chosen}
-    start = time.monotonic()
-    for contract in CONTRACTS:
-        # Mutants and correct providers never share a process: a mutant's stuck thread cannot cause a false alarm.
-        groups = ([s for s in chosen if s.contract == contract and s.correct == c] for c in (False, True))
-        for group in filter(None, groups):
-            for run in range(args.runs):
-                began = time.monotonic()
-                doc, lines = run_pytest(contract, group, args.seed + run, args.workers)
-                for label, outcome in measure(group, doc, lines).items():
-                    results[label].append(outcome)
-                kind = "correct providers" if group[0].correct else "mutants"
-                print(f"{contract} {kind} ({len(group)}), run {run + 1}/{args.runs}, seed {args.seed + run}: "
-                      f"{time.monotonic() - began:.1f}s", file=sys.stderr, flush=True)
+    start, cpu_start = time.monotonic(), _children_cpu()
+    # Mutants and correct providers never share a process: a mutant's stuck thread cannot cause a false alarm.
+    for group in filter(None, ([s for s in chosen if s.correct == correct] for correct in (False, True))):
+        kind = "correct providers" if group[0].correct else "mutants"
+        for run in range(args.runs):
+            began, cpu_began = time.monotonic(), _children_cpu()
+            doc, lines = run_pytest(group, args.seed + run, args.workers)
+            for label, outcome in measure(group, doc, lines).items():
+                results[label].append(outcome)
+            print(f"{kind} ({len(group)}), run {run + 1}/{args.runs}, seed {args.seed + run}: "
+                  f"{time.monotonic() - began:.1f}s wall, {_children_cpu() - cpu_began:.1f}s cpu", file=sys.stderr, flush=True)
     summary = summarize(chosen, results, args.runs)
-    summary["seconds"] = time.monotonic() - start
+    summary["seconds"], summary["cpu_seconds"] = time.monotonic() - start, _children_cpu() - cpu_start
     summary["seeds"] = [args.seed + run for run in range(args.runs)]
     print_tables(summary)
     if args.json:

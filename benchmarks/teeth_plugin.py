@@ -8,7 +8,8 @@
   its rules) keeps only the planned (provider, rule) tests, so each mutant
   runs only the rules it must break while correct providers run everything;
 - ``--teeth-log FILE`` appends one JSON line per test report (phase,
-  outcome, duration, rule, provider), in the order the controller sees them.
+  outcome, duration, rule, provider), in the order the controller sees them,
+  and one per collection error.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not path:
         return
     plan: dict[str, list[str] | None] = json.loads(Path(path).read_text())
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         props = _props(item.user_properties)
         provider, rule = props.get("lifecycle_provider"), props.get("lifecycle_rule")
@@ -66,5 +68,12 @@ class TeethLog:
             "rule": props.get("lifecycle_rule"), "provider": props.get("lifecycle_provider"),
             "non_strict": "lifecycle_non_strict" in props,
         }
+        self.write(line)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:  # a suite that does not import measures nothing
+            self.write({"collect_error": report.nodeid or "<session>", "error": report.longreprtext[-2000:]})
+
+    def write(self, line: dict[str, object]) -> None:
         with self.path.open("a", encoding="utf-8") as log:
             log.write(json.dumps(line) + "\n")

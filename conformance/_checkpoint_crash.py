@@ -1,4 +1,4 @@
-"""The child side of CK-05's crash tests (CONTRACTS.md §2); private.
+"""The child side of CK-05's crash tests (§2); private.
 
 These functions run in workers forked by :mod:`pytest_lifecycle.crash`: they
 build the provider's store on the test's directory, as a restarted server
@@ -18,7 +18,7 @@ from pytest_lifecycle.crash import limit_file_size
 from pytest_lifecycle.discovery import load_provider
 
 #: The one session the crash tests save.
-SESSION_ID = "crash-session"
+SESSION_ID = "crash_session"
 
 Report = Callable[[dict[str, Any]], None]
 

@@ -1,4 +1,4 @@
-"""Helpers of the checkpoint-store suite (CONTRACTS.md §2); private.
+"""Helpers of the checkpoint-store suite (§2); private.
 
 The contract says nothing about a provider's file format, so the suite never
 parses its files: it learns which files a save writes from the recorded file

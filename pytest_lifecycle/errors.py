@@ -6,12 +6,12 @@ rule, one fact per line; the exception keeps the objects, not just text.
 
 from __future__ import annotations
 
-__all__ = ["ProviderError", "ProviderHung", "ProviderRaised", "RuleViolation", "escapes_exception"]
+__all__ = ["HARNESS_MODULES", "ProviderError", "ProviderHung", "ProviderRaised", "RuleViolation", "escapes_exception"]
 
 #: Modules whose BaseExceptions are control flow of the test harness, not a
 #: provider's doing: pytest's outcomes (skip, fail, exit), Hypothesis's
 #: internal stops, the kit's own "stop, do not shrink".
-_HARNESS = ("_pytest", "pytest", "hypothesis", "pytest_lifecycle", "conformance")
+HARNESS_MODULES = ("_pytest", "pytest", "hypothesis", "pytest_lifecycle", "conformance")
 
 
 def escapes_exception(exc: BaseException) -> bool:
@@ -23,7 +23,7 @@ def escapes_exception(exc: BaseException) -> bool:
     the rule under test.  A real Ctrl-C of the user arrives in the main
     thread, never through a provider call, so it still stops the run.
     """
-    return not isinstance(exc, Exception) and not type(exc).__module__.startswith(_HARNESS)
+    return not isinstance(exc, Exception) and not type(exc).__module__.startswith(HARNESS_MODULES)
 
 
 class ProviderError(Exception):

@@ -38,7 +38,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FileOp", "FileOps", "Injection", "durable_replace_problems", "paths"]
+__all__ = ["FileOp", "FileOps", "Injection", "durable_replace_problems", "paths", "recovery_problems"]
 
 #: Audit events we record, by the kind of :class:`FileOp` they become.
 _EVENTS: Final = {"open": "open", "os.rename": "rename", "os.remove": "remove", "os.truncate": "truncate"}
@@ -445,6 +445,66 @@ def durable_replace_problems(ops: Sequence[FileOp], root: Path | str) -> list[st
             )
     if not renames and any(op.kind in ("open", "truncate") and op.writes for op in ops):
         problems.append("the save wrote files but renamed nothing into place")
+    return problems
+
+
+def recovery_problems(ops: Sequence[FileOp], failed: FileOp, targets: Iterable[str], root: Path | str) -> list[str]:
+    """What keeps a save that returned normally after *failed* raised from being a recovery.
+
+    *failed* is the recorded ``fsync`` or ``rename`` that raised an I/O error
+    during the save whose operations are *ops*; *targets* are the files a
+    whole save replaces.  A recovery writes again from scratch, so that when
+    the save returns every target is new and durable:
+
+    - each target was renamed into place, and every rename follows the
+      durable protocol counting successful operations only (the failed one
+      does not count);
+    - a file whose fsync failed is never renamed into place unless it was
+      written again after the failure: a second fsync of the same descriptor
+      proves nothing, since the kernel may have dropped its dirty pages and
+      forgotten the error;
+    - a rename whose directory fsync failed (with no successful one between)
+      is made again afterwards, for the same reason.
+    """
+    root = os.path.normpath(os.path.abspath(root))
+    numbered = {op.seq: n for n, op in enumerate(ops, 1)}
+    ok = [op for op in ops if op.seq != failed.seq]
+    problems = durable_replace_problems(ok, root)
+
+    def show(op: FileOp) -> str:
+        n = numbered.get(op.seq)
+        return op.describe(root) + (f" (operation #{n})" if n else "")
+
+    renames = [op for op in ok if op.kind == "rename"]
+    for target in sorted(set(targets)):
+        onto = [op for op in renames if op.dest == target]
+        if not onto:
+            problems.append(f"nothing was renamed onto {_relative(target, root)!r} although a whole save replaces it")
+            continue
+        final = onto[-1]
+        if failed.kind == "fsync" and not failed.is_dir and final.inode == failed.inode:
+            opened = [op for op in ok if op.kind == "open" and op.writes and op.path == final.path and op.seq < final.seq]
+            if not opened or opened[-1].seq < failed.seq:
+                problems.append(
+                    f"{show(final)} puts in place the file whose {show(failed)} failed, without writing it again: "
+                    "an fsync that failed once proves nothing when retried (the kernel may have dropped the dirty "
+                    "pages); write a new temporary file from scratch"
+                )
+        if failed.kind == "fsync" and failed.is_dir and final.seq < failed.seq:
+            directory = os.path.dirname(final.dest or "")
+            try:
+                st = os.stat(directory)
+                same_dir = (st.st_dev, st.st_ino) == failed.inode
+            except OSError:
+                same_dir = os.path.normpath(failed.path) == directory
+            synced_between = any(
+                f.kind == "fsync" and f.is_dir and f.inode == failed.inode and final.seq < f.seq < failed.seq for f in ok
+            )
+            if same_dir and not synced_between:
+                problems.append(
+                    f"{show(final)} was followed only by the failed {show(failed)} and was not made again: "
+                    "a later fsync of the directory proves nothing; write the file again from scratch"
+                )
     return problems
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from .catalogue import CONTRACTS, Rule, get_choice
 from .context import Context, KitClock
-from .errors import ProviderError, ProviderRaised, RuleViolation
+from .errors import HARNESS_MODULES, ProviderError, ProviderRaised, RuleViolation
 from .provider import Provider
 from .runner import HUNG_GRACE, Runner, Task
 from .surface import Guarded, GuardedContextManager, short_repr
@@ -85,6 +85,8 @@ class Kit:
         #: The branches observed in the current scope (the test, or one
         #: state-machine example: see :meth:`restart_trace`) and why.
         self._choices: dict[str, tuple[str, str]] = {}
+        #: id() of exceptions that came out of provider calls → verdict message.
+        self._raised: dict[int, str] = {}
 
     # -- claims -----------------------------------------------------------
 
@@ -218,6 +220,37 @@ class Kit:
         if self.strict:
             raise RuleViolation(self.rule.id, text, level="should")
         self.should_broken.append(text)
+
+    def provider_raised(self, exc: BaseException, call: str) -> None:
+        """Remember that *exc* came out of the provider's *call*.
+
+        The exception propagates as it is (a suite may expect it); if it
+        ends the test, the verdict says who raised it, with the rule's ID.
+        """
+        self._raised[id(exc)] = (
+            f"[{self.rule.id}] provider {self.provider.name!r} raised {type(exc).__name__}: {exc} in {call} "
+            f"after {self.steps()}"
+        )
+
+    def raised_by_provider(self, exc: BaseException | None) -> str | None:
+        """The verdict message if *exc* (or what it was raised from) came out of the provider."""
+        seen = exc
+        while seen is not None:
+            if id(seen) in self._raised:
+                return self._raised[id(seen)]
+            seen = seen.__cause__ or seen.__context__
+        # Not through a guarded call (a suite that calls the provider's own
+        # object): the innermost frame tells whose code raised it.
+        tb = exc.__traceback__ if exc is not None else None
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if exc is None or tb is None or tb.tb_frame.f_globals.get("__name__", "").startswith(HARNESS_MODULES):
+            return None
+        code = tb.tb_frame.f_code
+        return (
+            f"[{self.rule.id}] provider {self.provider.name!r} raised {type(exc).__name__}: {exc} in "
+            f"{code.co_name}() ({Path(code.co_filename).name}:{tb.tb_lineno}) after {self.steps()}"
+        )
 
     def observe_choice(self, choice_id: str, branch: str, evidence: str) -> None:
         """The provider took *branch* of the open choice *choice_id*.

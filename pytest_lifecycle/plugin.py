@@ -22,7 +22,7 @@ from .discovery import ENTRY_POINT_GROUP, UnknownProvider, available_entry_point
 from .errors import ProviderError, RuleViolation
 from .options import DEFAULT_TIMEOUT, add_options
 from .profiles import get_profile
-from .report import NON_STRICT, LifecycleReport, print_catalogue
+from .report import NON_STRICT, PROVIDER_RAISED, LifecycleReport, print_catalogue
 from .state import CALL_FAILED, STATE_KEY, LifecycleState, state_of
 
 pytest_plugins = ["pytest_lifecycle.fixtures", *FIXTURE_MODULES]
@@ -184,6 +184,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         if not message.startswith(f"[{kit.rule.id}]"):
             message = f"[{kit.rule.id}] SHOULD: {message}"
+    raised = None
+    if report.failed and error is not None and not isinstance(error, RuleViolation):
+        raised = kit.raised_by_provider(error) or (
+            f"[{kit.rule.id}] the test ended with {type(error).__name__}: {error} while driving provider "
+            f"{kit.provider.name!r} after {kit.steps()}"
+        )
+    if raised is not None:
+        # A provider exception that no check expected ended the test.
+        props.append((PROVIDER_RAISED, raised))
+        report.sections.append(("lifecycle verdict", raised))
     if message is not None:
         props.append((NON_STRICT, message))
         if not kit.strict:

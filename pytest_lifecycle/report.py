@@ -24,12 +24,14 @@ import pytest
 from .catalogue import CHOICES, CONTRACTS, RULES
 from .kit import NOT_CLAIMED
 
-__all__ = ["NON_STRICT", "LifecycleReport", "fold", "print_catalogue", "print_rule"]
+__all__ = ["NON_STRICT", "PROVIDER_RAISED", "LifecycleReport", "fold", "print_catalogue", "print_rule"]
 
 ORDER: Final = ("failed", "incomplete", "non-strict", "passed", "not claimed", "skipped")
 
 #: The user property a test carries when only a SHOULD of its rule broke.
 NON_STRICT: Final = "lifecycle_non_strict"
+#: The user property of a test ended by an exception out of the provider.
+PROVIDER_RAISED: Final = "lifecycle_provider_raised"
 
 
 def fold(outcomes: list[str]) -> str:
@@ -124,7 +126,7 @@ class LifecycleReport:
             self.messages.setdefault(key, non_strict)
         elif report.failed:
             self.outcomes[key].append("failed")
-            self.messages.setdefault(key, _failure_line(report, rule))
+            self.messages.setdefault(key, props.get(PROVIDER_RAISED) or _failure_line(report, rule))
         elif report.skipped:
             if hasattr(report, "wasxfail"):
                 self.outcomes[key].append("failed")

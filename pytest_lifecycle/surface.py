@@ -161,6 +161,7 @@ class _GuardedMethod:
             raise
         except Exception as exc:
             kit.note(f"{text} raised {type(exc).__name__}: {exc}")
+            kit.provider_raised(exc, text)
             raise
         except BaseException as exc:
             if not escapes_exception(exc):
@@ -175,9 +176,28 @@ class _GuardedMethod:
                 f" after {kit.steps()}",
             )
         if self._method.wraps is not None and value is not None:
+            self._check_shape(text, value)
             value = kit.guard(value, self._method.wraps)
         kit.note(f"{text} -> {short_repr(value)}")
         return value
+
+    def _check_shape(self, text: str, value: Any) -> None:
+        """An object handed out (a lock, a session) must have its surface's methods."""
+        from .contracts import surface_named
+
+        kit = self._owner._kit
+        spec = surface_named(self._method.wraps or "")
+        needed = [m for m in spec.methods if spec.methods[m].capability is None]
+        needed += ["__enter__", "__exit__"] if spec.context_manager else []
+        missing = [m for m in needed if not callable(getattr(value, m, None))]
+        if missing:
+            kit.note(f"{text} -> {short_repr(value)}")
+            raise RuleViolation(
+                kit.rule.id,
+                f"provider {kit.provider.name!r} ({self._owner._surface.contract}): {text} returned "
+                f"{short_repr(value)} ({type(value).__name__}), expected a {spec.name} object with "
+                f"{', '.join(m + '()' for m in missing)} after {kit.steps()}",
+            )
 
     def _raised(self, text: str, exc: BaseException) -> ProviderRaised:
         # KeyboardInterrupt or SystemExit from a provider would end the whole

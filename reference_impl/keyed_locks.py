@@ -6,21 +6,26 @@ changes when its context is compressed -- while a holder is inside the
 critical section, and the lock must neither split in two nor leak.
 
 The whole contract (CONTRACTS.md section 3) follows from one design choice:
-the registry maps keys to locks **weakly**.  A lock lives exactly as long as
-someone references it -- a holder (it called ``acquire``), a waiter (it is
-blocked inside ``acquire``) or any caller keeping the object -- and its
-entries, rotated aliases included, vanish with it.
+the registry maps keys to locks **weakly**, and **pins** a lock while it is
+held.  A lock lives exactly as long as someone references it or holds it --
+a holder (it called ``acquire``), a waiter (it is blocked inside
+``acquire``) or any caller keeping the object -- and its entries, rotated
+aliases included, vanish with it.
 
 - **LK-01** ``lock_for(k) is lock_for(k)`` while the lock is referenced:
-  creation is a check-then-insert under the registry mutex.
+  creation is a check-then-insert under the registry mutex.  A held lock is
+  pinned by the registry, so even a holder that kept no reference
+  (``reg.lock_for(k).acquire()`` ... ``reg.lock_for(k).release()``) still
+  excludes others (LK-01's SHOULD).
 - **LK-02** / **LK-03** each :class:`KeyedLock` is its own ``threading.Lock``,
   so one key excludes, and different keys never contend.
 - **LK-04** / **LK-05** ``rotate`` binds the new key to the *held* lock object;
   it never looks the old key up, so a concurrently pruned old key is fine.
 - **LK-06** ``rotate`` leaves the old key bound, so a late caller using it
   meets the same lock as callers using the new key while that lock lives.
-- **LK-07** no strong references are kept: once the last reference goes, the
-  weak table drops every key that pointed at the lock.
+- **LK-07** no strong reference is kept but the pin of a held lock: once the
+  lock is released and the last reference goes, the weak table drops every
+  key that pointed at the lock.
 - **LK-08** the behaviour above is the whole model; there is no hidden state.
 """
 
@@ -44,14 +49,20 @@ class KeyedLock:
     re-acquiring from the holding thread blocks rather than nesting -- a
     reentrant lock would hide exactly the nested-critical-section bugs the
     contract exists to catch.  Usable as a context manager.
+
+    With *pins* (its registry's set of held locks) the lock puts itself in
+    the set while it is held, so that a holder needs no reference of its own
+    to keep it alive (LK-01's SHOULD); a lock made without *pins* is kept
+    alive by its callers only.
     """
 
     # __weakref__ lets the registry refer to the lock without keeping it
     # alive (LK-07); __slots__ keeps 10 000 live locks cheap.
-    __slots__ = ("_lock", "__weakref__")
+    __slots__ = ("_lock", "_pins", "__weakref__")
 
-    def __init__(self) -> None:
+    def __init__(self, pins: set[KeyedLock] | None = None) -> None:
         self._lock = threading.Lock()
+        self._pins = pins
 
     def acquire(self, timeout: float | None = None) -> bool:
         """Acquire the lock; return whether it was acquired.
@@ -63,13 +74,21 @@ class KeyedLock:
         for ``threading.Lock``.
         """
         if timeout is None:
-            return self._lock.acquire()
-        if not timeout >= 0:  # also rejects NaN
+            got = self._lock.acquire()
+        elif not timeout >= 0:  # also rejects NaN
             raise ValueError(f"timeout must be None or >= 0, got {timeout!r}")
-        return self._lock.acquire(timeout=timeout)
+        else:
+            got = self._lock.acquire(timeout=timeout)
+        if got and self._pins is not None:
+            self._pins.add(self)
+        return got
 
     def release(self) -> None:
         """Release the lock; ``RuntimeError`` if it is not held."""
+        if self._pins is not None:
+            # Unpinned *before* the release: once released, another holder
+            # may pin it again, and a later discard would drop that pin.
+            self._pins.discard(self)
         self._lock.release()
 
     def locked(self) -> bool:
@@ -103,6 +122,7 @@ class KeyedLocks:
     is dead, so a lock re-created for a key is never dropped by the death of
     its predecessor -- and they need not take ``_mutex``, which matters
     because garbage collection can run them on a thread already holding it.
+    The only strong references are the pins of held locks (``_held``).
     """
 
     def __init__(self) -> None:
@@ -111,6 +131,9 @@ class KeyedLocks:
         self._table: weakref.WeakValueDictionary[Hashable, KeyedLock] = (
             weakref.WeakValueDictionary()
         )
+        # Held locks, kept alive by the registry until released (LK-01's
+        # SHOULD).  Locks add and remove themselves; set operations are atomic.
+        self._held: set[KeyedLock] = set()
         # Most entries the table has held since it was last rebuilt.
         self._high_water = 0
 
@@ -125,10 +148,14 @@ class KeyedLocks:
             self._compact_if_sparse()
             lock = self._table.get(key)
             if lock is None:
-                lock = KeyedLock()
+                lock = self._new_lock()
                 self._table[key] = lock
                 self._high_water = max(self._high_water, len(self._table))
             return lock
+
+    def _new_lock(self) -> KeyedLock:
+        """A fresh lock that pins itself in this registry while held."""
+        return KeyedLock(self._held)
 
     def rotate(self, old_key: Hashable, new_key: Hashable, held_lock: KeyedLock) -> None:
         """Make ``new_key`` resolve to ``held_lock`` (LK-04).

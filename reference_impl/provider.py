@@ -12,9 +12,15 @@ CHOICES = {
     "LC/unowned-commit": "explicit-agent",
     "LC/turn-agent": "turn-only",
     "LC/adoption": "oldest",
+    "LC/adopted-merge": "merges",
+    "LC/failed-in-flight": "joined",
     "LC/forgotten-generations": "restart",
     "LC/evict-forgets": "keeps",
     "LC/drain-retry": "no-retry",
+    "CK/io-error": "raises",
+    "CK/index-rebuild": "own-entry",
+    "CK/unsafe-load": "raises",
+    "CK/empty-id": "refused",
 }
 
 provider = Provider(

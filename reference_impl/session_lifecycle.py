@@ -1,4 +1,4 @@
-"""Reference implementation of the session-memory commit lifecycle (CONTRACTS.md §1a).
+"""Reference implementation of the session-memory commit lifecycle (§1a).
 
 A coordinator deciding *when* an agent's memory is committed to a
 batch-extraction memory provider. Turns complete (``mark_turn_completed``);

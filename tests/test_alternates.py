@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -20,11 +21,16 @@ from reference_impl.provider import CHOICES as REFERENCE_CHOICES
 from .alternates import all_alternates
 
 ALTERNATES = all_alternates()
+#: Where ``tests`` is importable from.
+ROOT = Path(__file__).resolve().parent.parent
 assert ALTERNATES, "no alternate-reading providers found: the kit's precision would be untested"
 
 
 def certify(pytester: pytest.Pytester, contract: str, spec: str, *extra: str) -> tuple[pytest.RunResult, dict]:
     report = pytester.path / "report.json"
+    # xdist workers start in pytester's directory with the sys.path the session
+    # started with: this conftest lets them import ``tests.alternates...``.
+    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
     result = pytester.runpytest_inprocess(
         "--pyargs", f"conformance.{contract}", "--lifecycle-provider", spec,
         "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q", *extra,

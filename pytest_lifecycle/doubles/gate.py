@@ -14,6 +14,8 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, final
 
+from ..errors import ProviderHung, RuleViolation
+
 if TYPE_CHECKING:
     from ..kit import Kit
     from ..runner import Task
@@ -110,9 +112,20 @@ class Gate:
         with self._cond:
             while not ready():
                 if unless is not None and unless.done:
+                    # The cause first: a call that raised is reported as that,
+                    # not as the passage it never made.
+                    error = unless.exception(0)
+                    if isinstance(error, RuleViolation):
+                        raise error
+                    if error is not None:
+                        self._kit.fail(f"{unless.what} raised {type(error).__name__}: {error} before {goal}")
                     self._kit.fail(f"expected {goal}, but {unless.what} finished first (entered {self.entered})")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    if unless is not None:
+                        # The call that never got here hung: say so, once.
+                        getattr(unless, "task", unless).reported_hung = True
+                        raise ProviderHung(self._kit.rule.id, self._kit.provider.name, unless.what, limit)
                     self._kit.fail(f"expected {goal} within {limit:g}s, got {self.entered} passage(s)")
                 self._cond.wait(remaining)
 

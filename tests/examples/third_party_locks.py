@@ -2,8 +2,8 @@
 
 ``NamedLocks`` stands for a third-party library — say ``pip install
 namedlocks`` — that already does the right thing (one lock per name, held
-weakly in a ``weakref.WeakValueDictionary``, aliases for renamed keys) but
-spells it differently: ``get(name)``, ``alias(name, lock)``, ``names()``.
+weakly in a ``weakref.WeakValueDictionary`` and pinned while it is held,
+aliases for renamed keys) but spells it differently: ``get(name)``, ``alias(name, lock)``, ``names()``.
 The lock-rotation contract (CONTRACTS.md §3) wants ``lock_for(key)``,
 ``rotate(old_key, new_key, held_lock)`` and ``len(registry)``, and locks with
 ``acquire(timeout=…)``, ``release()`` and ``with``.  Its locks already have
@@ -31,42 +31,53 @@ __all__ = ["NamedLock", "NamedLocks", "NamedLocksAdapter", "provider"]
 
 
 class NamedLock:
-    """A ``threading.Lock`` with a name (and weak-referenceable)."""
+    """A ``threading.Lock`` with a name (and weak-referenceable).
 
-    __slots__ = ("name", "_lock", "__weakref__")
+    While held it sits in its registry's set of held locks, so a holder that
+    kept no reference of its own (``locks.get(n).acquire()`` …
+    ``locks.get(n).release()``) does not lose it to the garbage collector.
+    """
 
-    def __init__(self, name: Hashable) -> None:
+    __slots__ = ("name", "_lock", "_held", "__weakref__")
+
+    def __init__(self, name: Hashable, held: set[NamedLock]) -> None:
         self.name = name
         self._lock = threading.Lock()
+        self._held = held
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return self._lock.acquire(blocking, timeout)
+        got = self._lock.acquire(blocking, timeout)
+        if got:
+            self._held.add(self)
+        return got
 
     def release(self) -> None:
+        self._held.discard(self)  # before the release: the next holder pins it again
         self._lock.release()
 
     def __enter__(self) -> NamedLock:
-        self._lock.acquire()
+        self.acquire()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._lock.release()
+        self.release()
 
 
 class NamedLocks:
-    """Locks by name, kept only while somebody uses them."""
+    """Locks by name, kept only while somebody references or holds them."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: weakref.WeakValueDictionary[Hashable, NamedLock] = weakref.WeakValueDictionary()
+        self._held: set[NamedLock] = set()
 
     def get(self, name: Hashable) -> NamedLock:
         with self._guard:
             lock = self._locks.get(name)
             if lock is None:
-                lock = self._locks[name] = NamedLock(name)
+                lock = self._locks[name] = NamedLock(name, self._held)
             return lock
 
     def alias(self, name: Hashable, lock: NamedLock) -> None:

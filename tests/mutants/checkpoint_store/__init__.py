@@ -1,1 +1,2 @@
-"""Checkpoint-store mutants (§2): the reference store with one real bug each."""
+"""Checkpoint-store mutants (§2): a correct store -- the reference, or the alternate
+reading of ``tests/alternates/checkpoint_store`` -- with one real bug each."""

@@ -19,7 +19,7 @@ BREAKS = ("LK-01", "LK-02", "LK-08")
 class NewLockPerCall(KeyedLocks):
     def lock_for(self, key: Hashable) -> KeyedLock:
         with self._mutex:
-            lock = KeyedLock()  # BUG: never looks the key up
+            lock = KeyedLock(self._held)  # BUG: never looks the key up
             self._table[key] = lock
             return lock
 

@@ -18,7 +18,7 @@ BREAKS = ("LK-03", "LK-08")
 class OneGlobalLock(KeyedLocks):
     def __init__(self) -> None:
         super().__init__()
-        self._global = KeyedLock()
+        self._global = KeyedLock(self._held)
 
     def lock_for(self, key: Hashable) -> KeyedLock:
         with self._mutex:

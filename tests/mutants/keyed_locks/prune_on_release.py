@@ -21,7 +21,7 @@ class _PruningLock(KeyedLock):
     __slots__ = ("_registry",)
 
     def __init__(self, registry: PruneOnRelease) -> None:
-        super().__init__()
+        super().__init__(registry._held)
         self._registry = registry
 
     def release(self) -> None:

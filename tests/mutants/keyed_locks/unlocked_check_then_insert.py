@@ -21,7 +21,7 @@ class UnlockedCheckThenInsert(KeyedLocks):
     def lock_for(self, key: Hashable) -> KeyedLock:
         lock = self._table.get(key)  # BUG: no mutex between the check and the insert
         if lock is None:
-            lock = KeyedLock()
+            lock = KeyedLock(self._held)
             self._table[key] = lock
         return lock
 

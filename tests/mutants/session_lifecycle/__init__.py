@@ -1,1 +1,1 @@
-"""Mutants of the session-memory commit lifecycle (CONTRACTS.md §1a), one real bug each."""
+"""Mutants of the session-memory commit lifecycle (§1a), one real bug each."""

@@ -1,0 +1,1 @@
+"""Alternate-reading providers of the lock-rotation contract (§3)."""

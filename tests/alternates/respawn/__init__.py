@@ -1,0 +1,1 @@
+"""Alternate-reading providers of the resource respawn lifecycle (§1b)."""

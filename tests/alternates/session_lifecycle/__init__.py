@@ -1,0 +1,1 @@
+"""Alternate-reading providers of the session-memory commit lifecycle (§1a)."""
