@@ -1,4 +1,4 @@
-"""LK-08: the lock-rotation contract as a Hypothesis state machine (CONTRACTS.md §3).
+"""LK-08: the lock-rotation contract as a Hypothesis state machine (§3).
 
 The machine *draws a schedule first and then runs it*.  Its rules do not
 touch the provider: each one appends an operation for one of
@@ -357,7 +357,7 @@ def keyed_locks_machine(kit: Kit, gc_scope: _GcScope | None = None) -> type[Any]
 
 @pytest.mark.rule("LK-08")
 def test_lk08_model_conformance(lifecycle_kit: Kit) -> None:
-    """LK-08 (CONTRACTS.md §3): model conformance under random schedules across threads.
+    """LK-08 (§3): model conformance under random schedules across threads.
 
     Hypothesis draws a schedule of acquire/release/rotate/prune operations
     for three threads over five keys, then the kit runs it on real threads in

@@ -1,4 +1,4 @@
-"""LK-09: hammering acquire/rotate/release, judged from a recorded history (CONTRACTS.md §3, stress).
+"""LK-09: hammering acquire/rotate/release, judged from a recorded history (§3, stress).
 
 A stress rule can only find bugs, never prove their absence, so it is
 reported apart from the required rules.  Some races have no boundary the
@@ -148,7 +148,7 @@ class _Hammer:
 
 @pytest.mark.rule("LK-09")
 def test_lk09_hammering_never_overlaps(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-09 (CONTRACTS.md §3, stress): hammering acquire/rotate/release never overlaps critical sections.
+    """LK-09 (§3, stress): hammering acquire/rotate/release never overlaps critical sections.
 
     Four threads, ``profile.stress_rounds`` rounds (300 in the ``ci``
     profile) of sixteen fresh sessions each, all under a 1 µs switch

@@ -1,9 +1,9 @@
-"""Conformance suite of the lock-rotation contract (CONTRACTS.md §3).
+"""Conformance suite of the lock-rotation contract (§3).
 
 One or more tests per rule, ``LK-01`` … ``LK-09``, each marked with
-``@pytest.mark.rule`` and named after it.  The scenarios come from the seed
-``seeds/003_55ff0f944c592606.txt`` (the lock-rotation tests near its end):
-a session id is rotated while a holder is inside the critical section, the
+``@pytest.mark.rule`` and named after it.  The scenarios come from the
+incident the contract records (its production lock-rotation tests): a
+session id is rotated while a holder is inside the critical section, the
 old id may already have been pruned, and a late caller that still uses the
 old id must not create a second lock.
 
@@ -173,7 +173,7 @@ def _churn(locks: Any, label: str, keys: int, *, enter: bool = True) -> int:
 
 @pytest.mark.rule("LK-01")
 def test_lk01_same_lock_while_held(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-01 (CONTRACTS.md §3): ``lock_for(k) is lock_for(k)`` while a holder exists.
+    """LK-01 (§3): ``lock_for(k) is lock_for(k)`` while a holder exists.
 
     A holder parks inside ``lock_for('k')``.  Meanwhile ``lock_for('k')`` is
     the holder's lock from the test's thread, from another thread, and
@@ -193,7 +193,7 @@ def test_lk01_same_lock_while_held(keyed_locks: Any, lifecycle_kit: Kit) -> None
 
 @pytest.mark.rule("LK-01")
 def test_lk01_same_lock_while_a_waiter_takes_over(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-01 (CONTRACTS.md §3): identity holds while a waiter exists and after it takes over.
+    """LK-01 (§3): identity holds while a waiter exists and after it takes over.
 
     A holder parks inside ``lock_for('k')``; a waiter gets ``lock_for('k')``
     and blocks in ``acquire``.  While it waits, and once the holder left and
@@ -299,7 +299,7 @@ def _refused_while_bare(kit: Kit, locks: Any, holder: _BareHolder, keys: tuple[H
 
 @pytest.mark.rule("LK-01", level="should")
 def test_lk01_holder_without_a_reference_still_excludes(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-01 SHOULD (CONTRACTS.md §3): a holder that keeps no reference to its lock still excludes others.
+    """LK-01 SHOULD (§3): a holder that keeps no reference to its lock still excludes others.
 
     A holder calls ``lock_for('k').acquire(timeout=0)`` and keeps nothing.
     After ``gc.collect()``, ``lock_for('k')`` from another thread is refused:
@@ -313,7 +313,7 @@ def test_lk01_holder_without_a_reference_still_excludes(keyed_locks: Any, lifecy
 
 @pytest.mark.rule("LK-01", level="should")
 def test_lk01_rotated_holder_without_a_reference_still_excludes(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-01 SHOULD (CONTRACTS.md §3): a held lock with no reference keeps its rotated aliases too.
+    """LK-01 SHOULD (§3): a held lock with no reference keeps its rotated aliases too.
 
     A holder calls ``lock_for('old').acquire(timeout=0)``, rotates ``'old'``
     to ``'new'`` with a fresh ``lock_for('old')`` as the held lock, and keeps
@@ -329,7 +329,7 @@ def test_lk01_rotated_holder_without_a_reference_still_excludes(keyed_locks: Any
 
 @pytest.mark.rule("LK-02")
 def test_lk02_holder_excludes_every_other_caller(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-02 (CONTRACTS.md §3): while one holder is inside, nobody else gets in.
+    """LK-02 (§3): while one holder is inside, nobody else gets in.
 
     A holder parks inside ``lock_for('k')``.  Fresh ``lock_for('k')`` calls
     from two other threads are refused by ``acquire(timeout=0)``; a caller
@@ -364,7 +364,7 @@ def test_lk02_holder_excludes_every_other_caller(keyed_locks: Any, lifecycle_kit
 
 @pytest.mark.rule("LK-02")
 def test_lk02_read_modify_write_loses_no_update(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-02 (CONTRACTS.md §3): many threads doing read-modify-write under ``lock_for(k)`` lose no update.
+    """LK-02 (§3): many threads doing read-modify-write under ``lock_for(k)`` lose no update.
 
     Eight threads start together at a barrier and each increments a shared
     counter 200 times under ``with lock_for('counter'):``, yielding the
@@ -400,7 +400,7 @@ def test_lk02_read_modify_write_loses_no_update(keyed_locks: Any, lifecycle_kit:
 
 @pytest.mark.rule("LK-03")
 def test_lk03_holding_one_key_never_blocks_another(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-03 (CONTRACTS.md §3): holding ``k1`` never blocks ``k2``, and the other way round.
+    """LK-03 (§3): holding ``k1`` never blocks ``k2``, and the other way round.
 
     A holder parks inside ``lock_for('k1')``.  ``lock_for('k2')`` is a
     different lock whose ``acquire(timeout=0)`` succeeds, and a second holder
@@ -432,7 +432,7 @@ def test_lk03_holding_one_key_never_blocks_another(keyed_locks: Any, lifecycle_k
 
 @pytest.mark.rule("LK-04")
 def test_lk04_rotated_key_resolves_to_the_held_lock(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-04 (CONTRACTS.md §3): after ``rotate(old, new, held)``, ``lock_for(new) is held``.
+    """LK-04 (§3): after ``rotate(old, new, held)``, ``lock_for(new) is held``.
 
     Seed: ``test_lock_identity_preserved_after_session_id_rotation``.  A
     holder enters ``lock_for('old')`` and rotates ``'old'`` to ``'new'`` from
@@ -458,7 +458,7 @@ def test_lk04_rotated_key_resolves_to_the_held_lock(keyed_locks: Any, lifecycle_
 
 @pytest.mark.rule("LK-04")
 def test_lk04_rotated_lock_excludes_both_ways(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-04 (CONTRACTS.md §3): a holder through ``old`` excludes callers through ``new``, and the other way round.
+    """LK-04 (§3): a holder through ``old`` excludes callers through ``new``, and the other way round.
 
     First a holder enters through ``'old'`` and rotates to ``'new'``: a caller
     through ``'new'`` is refused.  Then (the lock is still alive) a holder
@@ -490,7 +490,7 @@ def test_lk04_rotated_lock_excludes_both_ways(keyed_locks: Any, lifecycle_kit: K
 
 @pytest.mark.rule("LK-05")
 def test_lk05_rotation_after_old_was_pruned(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-05 (CONTRACTS.md §3): rotation works when ``old`` was already pruned (no ``KeyError``).
+    """LK-05 (§3): rotation works when ``old`` was already pruned (no ``KeyError``).
 
     Seed: ``test_lock_rotation_migration_survives_old_id_already_pruned``.
     ``'old'`` is used, then pruned: every reference to its lock is dropped
@@ -527,7 +527,7 @@ def test_lk05_rotation_after_old_was_pruned(keyed_locks: Any, lifecycle_kit: Kit
 
 @pytest.mark.rule("LK-06")
 def test_lk06_late_caller_on_old_gets_the_rotated_lock(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-06 (CONTRACTS.md §3): no split brain — a late caller on ``old`` gets the lock of ``new``.
+    """LK-06 (§3): no split brain — a late caller on ``old`` gets the lock of ``new``.
 
     A holder enters ``lock_for('old')`` and rotates to ``'new'``.  A late
     caller that still uses ``'old'`` gets the holder's lock and is refused
@@ -552,7 +552,7 @@ def test_lk06_late_caller_on_old_gets_the_rotated_lock(keyed_locks: Any, lifecyc
 
 @pytest.mark.rule("LK-06")
 def test_lk06_late_caller_waiting_on_old_excludes_new(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-06 (CONTRACTS.md §3): a late caller that waits on ``old`` and gets in excludes callers on ``new``.
+    """LK-06 (§3): a late caller that waits on ``old`` and gets in excludes callers on ``new``.
 
     A holder enters ``lock_for('old')`` and rotates to ``'new'``; a late caller
     blocks in ``with lock_for('old'):``.  Once the holder left and the late
@@ -589,7 +589,7 @@ def test_lk06_late_caller_waiting_on_old_excludes_new(keyed_locks: Any, lifecycl
 
 @pytest.mark.rule("LK-07")
 def test_lk07_released_and_dropped_entries_disappear(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-07 (CONTRACTS.md §3): once released and dropped, a lock's entries (rotated ones included) disappear.
+    """LK-07 (§3): once released and dropped, a lock's entries (rotated ones included) disappear.
 
     A holder enters ``lock_for('a')`` and rotates it to ``'b'`` and then
     ``'c'``: ``len(registry)`` counts three more entries.  Once it released
@@ -616,7 +616,7 @@ def test_lk07_released_and_dropped_entries_disappear(keyed_locks: Any, lifecycle
 
 @pytest.mark.rule("LK-07")
 def test_lk07_churn_returns_to_baseline(keyed_locks: Any, lifecycle_kit: Kit) -> None:
-    """LK-07 (CONTRACTS.md §3): churning many keys leaves ``len(registry)`` and memory near their baseline.
+    """LK-07 (§3): churning many keys leaves ``len(registry)`` and memory near their baseline.
 
     ``profile.churn`` keys (10 000 in the ``ci`` profile) are used in waves of
     256 live keys, every other one rotated to a second key, after a warm-up

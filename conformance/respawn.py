@@ -1,8 +1,8 @@
-"""Conformance suite of the resource respawn lifecycle (CONTRACTS.md §1b).
+"""Conformance suite of the resource respawn lifecycle (§1b).
 
 One or more tests per rule, ``RS-01`` … ``RS-07``, each marked with
-``@pytest.mark.rule`` and named after it.  The scenarios come from the seed
-(``seeds/001_773f61026c3695e1.txt``: two credential-writing paths raced on
+``@pytest.mark.rule`` and named after it.  The scenarios come from the
+incident the contract records (two credential-writing paths raced on
 ``removeSource``/``startBundleSource`` and left a bundle dead until a manual
 restart; the fix serialized respawns per ``(server, workspace)`` key).
 
@@ -221,7 +221,7 @@ def _no_source_calls(kit: Kit, sources: GatedSources, key: Key, what: str) -> No
 
 @pytest.mark.rule("RS-01")
 def test_rs01_not_installed_is_refused(respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit) -> None:
-    """RS-01 (CONTRACTS.md §1b): respawning something not installed is refused.
+    """RS-01 (§1b): respawning something not installed is refused.
 
     Seed: "missing instance returns an error" -- "Bundle X is not installed in
     workspace Y".  The result is ``ok=False`` with an error naming the
@@ -242,7 +242,7 @@ def test_rs01_not_installed_is_refused(respawn: Any, respawn_sources: GatedSourc
 
 @pytest.mark.rule("RS-01")
 def test_rs01_installed_elsewhere_is_refused(respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit) -> None:
-    """RS-01 (CONTRACTS.md §1b): installed in *another* workspace is not installed.
+    """RS-01 (§1b): installed in *another* workspace is not installed.
 
     ``bundle-db`` is installed in ``ws-alpha`` and ``bundle-mail`` in
     ``ws-beta``; respawning ``bundle-db`` in ``ws-beta`` is refused with an
@@ -273,7 +273,7 @@ def test_rs01_installed_elsewhere_is_refused(respawn: Any, respawn_sources: Gate
 def test_rs02_protected_resource_refuses_respawn(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
 ) -> None:
-    """RS-02 (CONTRACTS.md §1b): a protected resource refuses respawn; its source stays.
+    """RS-02 (§1b): a protected resource refuses respawn; its source stays.
 
     Seed: "protected-bundle refusal with source preserved".  The result is
     ``ok=False``; neither ``remove_source`` nor ``start_source`` is called,
@@ -290,7 +290,7 @@ def test_rs02_protected_resource_refuses_respawn(
 
 @pytest.mark.rule("RS-02")
 def test_rs02_protection_is_per_key(respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit) -> None:
-    """RS-02 (CONTRACTS.md §1b): protection belongs to one ``(name, workspace)``.
+    """RS-02 (§1b): protection belongs to one ``(name, workspace)``.
 
     ``bundle-db`` is protected in ``ws-alpha`` and not in ``ws-beta``: the
     ``ws-beta`` respawn goes through both sources; the ``ws-alpha`` one,
@@ -316,7 +316,7 @@ def test_rs02_protection_is_per_key(respawn: Any, respawn_sources: GatedSources,
 def test_rs03_start_failure_leaves_dead(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit, error: type[Exception]
 ) -> None:
-    """RS-03 (CONTRACTS.md §1b): a start failure -> ``"dead"``, ``ok=False`` with the error.
+    """RS-03 (§1b): a start failure -> ``"dead"``, ``ok=False`` with the error.
 
     Seed: "startBundleSource failure marks instance dead and returns the
     error".  ``start_source`` raises; ``respawn`` returns (never raises)
@@ -341,7 +341,7 @@ def test_rs03_start_failure_leaves_dead(
 def test_rs03_start_failure_of_a_held_respawn(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
 ) -> None:
-    """RS-03 (CONTRACTS.md §1b): a start that fails after being held still ends ``"dead"``.
+    """RS-03 (§1b): a start that fails after being held still ends ``"dead"``.
 
     The respawn is held inside ``start_source`` (its state is whatever the
     provider says meanwhile), then the start fails: the respawn returns
@@ -390,7 +390,7 @@ def _observe_state_inside_start(kit: Kit, mgr: Any, sources: GatedSources, key: 
 def test_rs04_starting_visible_inside_start_source(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
 ) -> None:
-    """RS-04 (CONTRACTS.md §1b): success moves through ``"starting"`` to ``"running"``.
+    """RS-04 (§1b): success moves through ``"starting"`` to ``"running"``.
 
     Seed: ``transition(instance, 'starting' | 'running' | 'dead')`` on every
     branch.  ``state()`` read from inside ``start_source`` is ``"starting"``;
@@ -408,7 +408,7 @@ def test_rs04_starting_visible_inside_start_source(
 def test_rs04_starting_while_held_in_start_source(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
 ) -> None:
-    """RS-04 (CONTRACTS.md §1b): ``"starting"`` for as long as the start is in progress.
+    """RS-04 (§1b): ``"starting"`` for as long as the start is in progress.
 
     The respawn is held inside ``start_source``; ``state()`` from another
     thread returns ``"starting"`` (within ``kit.prompt``) until the start is
@@ -431,7 +431,7 @@ def test_rs04_starting_while_held_in_start_source(
 def test_rs04_dead_resource_restarts_through_starting(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
 ) -> None:
-    """RS-04 (CONTRACTS.md §1b): a dead resource comes back through ``"starting"``.
+    """RS-04 (§1b): a dead resource comes back through ``"starting"``.
 
     Seed: "the bundle ends up running ... (no need for a manual restart)".
     A failed start leaves the resource ``"dead"``; the next respawn shows
@@ -455,7 +455,7 @@ def test_rs04_dead_resource_restarts_through_starting(
 def test_rs05_no_overlap_while_one_is_held(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit, op: str
 ) -> None:
-    """RS-05 (CONTRACTS.md §1b): respawns of one key never overlap in the sources.
+    """RS-05 (§1b): respawns of one key never overlap in the sources.
 
     Seed: "two concurrent respawns for the same key serialize: a spy on
     removeSource confirms maxInFlight === 1".  Respawn #1 is held inside
@@ -484,7 +484,7 @@ def test_rs05_no_overlap_while_one_is_held(
 
 @pytest.mark.rule("RS-05")
 def test_rs05_runs_in_call_order(respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit) -> None:
-    """RS-05 (CONTRACTS.md §1b): concurrent respawns of one key run in call order.
+    """RS-05 (§1b): concurrent respawns of one key run in call order.
 
     Seed: the surviving source "depended on whichever spawn finished last".
     Respawn #1 is held inside ``remove_source``; #2..#5 are called one at a
@@ -538,7 +538,7 @@ def test_rs05_runs_in_call_order(respawn: Any, respawn_sources: GatedSources, li
 def test_rs05_free_running_respawns_never_overlap(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
 ) -> None:
-    """RS-05 (CONTRACTS.md §1b): no overlap under free-running contention either.
+    """RS-05 (§1b): no overlap under free-running contention either.
 
     Eight respawns of one key are started at once with every gate open; all
     succeed, every one calls both sources, and at most one source call of
@@ -561,7 +561,7 @@ def test_rs05_free_running_respawns_never_overlap(
 def test_rs06_other_key_completes_while_one_is_held(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit, starting: Key, removing: Key, other: Key
 ) -> None:
-    """RS-06 (CONTRACTS.md §1b): respawns of different keys never wait for each other.
+    """RS-06 (§1b): respawns of different keys never wait for each other.
 
     Seed: "serializes concurrent respawns for the same key without blocking
     unrelated keys".  A respawn of one key is held inside ``start_source``
@@ -621,7 +621,7 @@ def test_rs06_other_key_completes_while_one_is_held(
 def test_rs07_failed_respawn_does_not_wedge_the_queue(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
 ) -> None:
-    """RS-07 (CONTRACTS.md §1b): a failed respawn does not wedge the queue behind it.
+    """RS-07 (§1b): a failed respawn does not wedge the queue behind it.
 
     Seed: "Under load this manifested as the bundle going dead until the
     next manual restart."  Respawn #1 is held inside ``start_source`` and #2
@@ -651,7 +651,7 @@ def test_rs07_failed_respawn_does_not_wedge_the_queue(
 def test_rs07_entry_kept_while_queued_and_dropped_after_the_last(
     respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
 ) -> None:
-    """RS-07 (CONTRACTS.md §1b): a key's entry lives exactly as long as its queue.
+    """RS-07 (§1b): a key's entry lives exactly as long as its queue.
 
     Seed: "the lock map drops its key after the last queued op resolves".
     #1 is held inside ``start_source`` with #2 and #3 queued: the lock table
@@ -690,7 +690,7 @@ def test_rs07_entry_kept_while_queued_and_dropped_after_the_last(
 
 @pytest.mark.rule("RS-07")
 def test_rs07_every_outcome_leaves_no_entry(respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit) -> None:
-    """RS-07 (CONTRACTS.md §1b): no outcome leaves an entry in the lock table.
+    """RS-07 (§1b): no outcome leaves an entry in the lock table.
 
     A success, a failed start, a refusal because nothing is installed and a
     refusal because the resource is protected: after each one,
@@ -720,7 +720,7 @@ def _churn_keys(prefix: str, count: int) -> list[tuple[Key, str]]:
 
 @pytest.mark.rule("RS-07")
 def test_rs07_churn_returns_lock_table_and_memory_to_baseline(lifecycle_kit: Kit) -> None:
-    """RS-07 (CONTRACTS.md §1b): no leak under churn, measured two ways.
+    """RS-07 (§1b): no leak under churn, measured two ways.
 
     ``profile.churn`` distinct keys (10 000 in the ``ci`` profile) are
     respawned once each -- successes, failed starts (every seventh),

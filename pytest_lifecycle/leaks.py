@@ -194,7 +194,7 @@ def _describe(record: logging.LogRecord) -> str:
         message = record.getMessage()
     except Exception:  # arguments that do not fit the format: the handlers would say so
         message = str(record.msg)
-    return f"{record.levelname} {record.name}: {message}"[:200]
+    return " ".join(f"{record.levelname} {record.name}: {message}".split())[:200]  # one line in the trace
 
 
 def _kept_by_harness(handler: logging.Handler) -> bool:

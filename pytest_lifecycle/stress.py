@@ -1,7 +1,7 @@
 """Helpers for *stress* rules: make races likely, then judge a recorded history.
 
-A stress rule can only find bugs, never prove their absence (CONTRACTS.md
-§0), so it tries to make a race as likely as the kit can:
+A stress rule can only find bugs, never prove their absence (see the rule kinds in
+``pytest_lifecycle/contract/README.md``), so it tries to make a race as likely as the kit can:
 
 - :func:`switch_interval` shrinks the interpreter's thread switch interval
   for the duration of a block.  On a GIL build a thread otherwise runs

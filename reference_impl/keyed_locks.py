@@ -5,7 +5,7 @@ A :class:`KeyedLocks` registry hands out one mutual-exclusion lock per key
 changes when its context is compressed -- while a holder is inside the
 critical section, and the lock must neither split in two nor leak.
 
-The whole contract (CONTRACTS.md section 3) follows from one design choice:
+The whole contract (§3) follows from one design choice:
 the registry maps keys to locks **weakly**, and **pins** a lock while it is
 held.  A lock lives exactly as long as someone references it or holds it --
 a holder (it called ``acquire``), a waiter (it is blocked inside

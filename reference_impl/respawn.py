@@ -5,7 +5,7 @@ configuration changed goes through one helper, :meth:`RespawnManager.respawn`,
 which tears the resource down with ``remove_source(key)`` and brings it back
 with ``start_source(key)``, where ``key`` is ``(name, workspace)``.
 
-Rules (CONTRACTS.md section 1b) and where they live:
+Rules (§1b) and where they live:
 
 - **RS-01** not installed -> refused with a user-shaped error, no source call,
   no state change (:meth:`RespawnManager._admit`).

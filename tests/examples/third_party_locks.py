@@ -4,7 +4,7 @@
 namedlocks`` — that already does the right thing (one lock per name, held
 weakly in a ``weakref.WeakValueDictionary`` and pinned while it is held,
 aliases for renamed keys) but spells it differently: ``get(name)``, ``alias(name, lock)``, ``names()``.
-The lock-rotation contract (CONTRACTS.md §3) wants ``lock_for(key)``,
+The lock-rotation contract (§3) wants ``lock_for(key)``,
 ``rotate(old_key, new_key, held_lock)`` and ``len(registry)``, and locks with
 ``acquire(timeout=…)``, ``release()`` and ``with``.  Its locks already have
 those; :class:`NamedLocksAdapter` maps the registry, and :data:`provider`

@@ -1,4 +1,4 @@
-"""Bug: the lock does not exclude (seed 003_55ff0f944c592606).
+"""Bug: the lock does not exclude (seed 003).
 
 ``acquire`` always succeeds and ``release`` does nothing — a lock stubbed
 out "for now".  Identity and rotation are perfect, but two callers are

@@ -1,4 +1,4 @@
-"""Bug: the registry never prunes (seed 003_55ff0f944c592606).
+"""Bug: the registry never prunes (seed 003).
 
 The seed's ``SESSION_AGENT_LOCKS`` was a plain dict: every session id ever
 used, and every rotated alias, keeps its lock forever.  ``len(registry)``

@@ -1,4 +1,4 @@
-"""Bug: ``lock_for`` makes a new lock on every call (seed 003_55ff0f944c592606).
+"""Bug: ``lock_for`` makes a new lock on every call (seed 003).
 
 The registry stores the lock it just made, replacing the previous one, so
 two callers of ``lock_for(k)`` never share a lock: identity (LK-01) and

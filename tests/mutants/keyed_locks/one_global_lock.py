@@ -1,4 +1,4 @@
-"""Bug: one global lock for every key (seed 003_55ff0f944c592606).
+"""Bug: one global lock for every key (seed 003).
 
 The "safe" fix for split locks: hand every key the same lock.  Rotation and
 identity look fine, but holding one session blocks every other (LK-03), and

@@ -1,4 +1,4 @@
-"""Bug: pruning while held — the last one out drops the entry (seed 003_55ff0f944c592606).
+"""Bug: pruning while held — the last one out drops the entry (seed 003).
 
 Releasing a lock removes its keys from the registry ("nobody holds it any
 more"), but a waiter already queued on that lock becomes its holder with no

@@ -1,4 +1,4 @@
-"""Bug: an audit log of rotations that is never trimmed (seed 003_55ff0f944c592606).
+"""Bug: an audit log of rotations that is never trimmed (seed 003).
 
 Entries come and go correctly — ``len(registry)`` is back to its baseline
 after churn — but every rotation appends ``(old_id, new_id)`` to a list

@@ -1,4 +1,4 @@
-"""Bug: rotation looks the old id up and raises ``KeyError`` once it was pruned (seed 003_55ff0f944c592606).
+"""Bug: rotation looks the old id up and raises ``KeyError`` once it was pruned (seed 003).
 
 ``test_lock_rotation_migration_survives_old_id_already_pruned``: a
 concurrent session delete may prune the old id before the compression step

@@ -1,4 +1,4 @@
-"""Bug: rotation pops the old id — split brain (seed 003_55ff0f944c592606).
+"""Bug: rotation pops the old id — split brain (seed 003).
 
 The seed's compression step migrated the lock with
 ``LOCKS[new_sid] = held; LOCKS.pop(old_sid)``.  A late caller that still

@@ -1,4 +1,4 @@
-"""Bug: an unlocked check-then-insert in ``lock_for`` (seed 003_55ff0f944c592606).
+"""Bug: an unlocked check-then-insert in ``lock_for`` (seed 003).
 
 ``_get_session_agent_lock`` looked the id up and inserted a new lock
 without holding the registry mutex.  Two first callers that interleave

@@ -1,0 +1,75 @@
+"""The LC-17 state machine follows the open choices of §1a, and catches a provider that flips.
+
+The model accepts every branch of an open choice until the provider shows
+one; from then on it follows that branch, and a provider that takes the
+other one later in the same example fails LC-17 with both observations
+named.  The flipping coordinator below answers "commit un-owned work without
+an agent" with its handle, then without, then with it again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from pytest_lifecycle import Provider
+from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle, _Claim, _Session
+
+
+class FlippingCoordinator(SessionLifecycle):
+    """Correct in each branch of LC/unowned-commit, but alternates between them on one instance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._use_handle = True
+
+    def _claim(self, state: _Session, agent: MemoryAgent | None) -> _Claim | None:
+        unowned = bool(state.segments) and state.segments[0].owner is None and not state.in_flight
+        if agent is None and unowned and state.handle is not None:
+            use, self._use_handle = self._use_handle, not self._use_handle
+            if use:
+                agent = state.handle
+        return super()._claim(state, agent)
+
+    @staticmethod
+    def _drainable(state: _Session) -> bool:
+        # The drain commits without an agent, through _claim, like any commit.
+        return state.in_flight or bool(state.segments)
+
+
+flipping = Provider("flipping-unowned-commit", session_lifecycle=lambda ctx: FlippingCoordinator(),
+                    capabilities={"eviction"})
+
+
+def run_lc17(pytester: pytest.Pytester, spec: str, *extra: str) -> tuple[pytest.RunResult, dict]:
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_inprocess(
+        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-17", "--lifecycle-provider", spec,
+        "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q", *extra,
+    )
+    assert report.exists(), result.stdout.str()
+    return result, json.loads(report.read_text())
+
+
+def test_a_provider_that_flips_an_open_choice_fails_lc17_naming_both(pytester: pytest.Pytester) -> None:
+    result, doc = run_lc17(pytester, f"{__name__}:flipping", "--hypothesis-seed=1")
+    verdict = doc["providers"]["flipping-unowned-commit"]["LC-17"]
+    assert verdict["verdict"] == "failed", result.stdout.str()
+    message = verdict["message"]
+    assert message.startswith("[LC-17] contradictory open choice LC/unowned-commit"), message
+    assert re.search(r"took '(handle|explicit-agent)' \(.+\) and then '(explicit-agent|handle)' \(.+\)", message), message
+    assert "state = " in result.stdout.str(), "the shrunk steps are printed"
+    assert "--hypothesis-seed=" in result.stdout.str(), "the replay seed is printed"
+
+
+def test_lc17_reports_the_choices_it_saw(pytester: pytest.Pytester) -> None:
+    result, doc = run_lc17(pytester, "reference_impl.provider:provider")
+    assert doc["providers"]["reference"]["LC-17"]["verdict"] == "passed", result.stdout.str()
+    from reference_impl.provider import CHOICES
+
+    seen = doc["choices"]["reference"]
+    assert seen, "LC-17 observed no open choice at all"
+    for choice, branches in seen.items():
+        assert branches == [CHOICES[choice]], f"LC-17 saw {choice}={branches} of the reference ({CHOICES[choice]})"
