@@ -377,19 +377,36 @@ def test_lk02_read_modify_write_loses_no_update(keyed_locks: Any, lifecycle_kit:
     inside = kit.gate("critical section of lock_for('counter')")
     counter = [0]
     start = threading.Barrier(RMW_THREADS)
+    # Which lock object each caller inside got: two different objects for
+    # one key, both alive, is the creation race -- named as such.
+    holding: dict[int, Any] = {}
+    split: list[str] = []
+    seen = threading.Lock()
 
-    def increment() -> None:
+    def increment(n: int) -> None:
         start.wait(kit.timeout)
         for _ in range(RMW_ROUNDS):
-            with raw.lock_for("counter"), inside.passage():
+            lock = raw.lock_for("counter")
+            with lock, inside.passage():
+                with seen:
+                    split.extend(f"incrementer {o} got {other!r}, incrementer {n} got {lock!r}"
+                                 for o, other in holding.items() if other is not lock)
+                    holding[n] = lock
                 value = counter[0]
                 yield_thread()
                 counter[0] = value + 1
+                with seen:
+                    del holding[n]
 
     with switch_interval():
-        tasks = [kit.spawn(increment, what=f"incrementer {n}") for n in range(RMW_THREADS)]
+        tasks = [kit.spawn(increment, n, what=f"incrementer {n}") for n in range(RMW_THREADS)]
         for task in tasks:
             task.result()
+    kit.check(
+        not split,
+        "lock_for('counter') handed out different lock objects for one key to callers inside at the same time "
+        f"(a creation race: an unguarded check-then-insert?): {split[0] if split else ''}",
+    )
     kit.expect(inside.max_inside, 1, "most callers inside lock_for('counter') at once")
     total = RMW_THREADS * RMW_ROUNDS
     kit.expect(counter[0], total, f"counter after {RMW_THREADS} threads x {RMW_ROUNDS} increments (lost updates)")

@@ -36,7 +36,8 @@ class FlippingCoordinator(SessionLifecycle):
     @staticmethod
     def _drainable(state: _Session) -> bool:
         # The drain commits without an agent, through _claim, like any commit.
-        return state.in_flight or bool(state.segments)
+        unowned = bool(state.segments) and state.segments[0].owner is None
+        return SessionLifecycle._drainable(state) or (unowned and state.handle is not None)
 
 
 flipping = Provider("flipping-unowned-commit", session_lifecycle=lambda ctx: FlippingCoordinator(),
@@ -53,15 +54,55 @@ def run_lc17(pytester: pytest.Pytester, spec: str, *extra: str) -> tuple[pytest.
     return result, json.loads(report.read_text())
 
 
+#: LC-17's machine driven step by step: un-owned work of 's2', a handle, a commit
+#: without an agent -- twice.  The flipping coordinator uses the handle the first
+#: time only.
+SCRIPTED = """
+import pytest
+
+from conformance._session_lifecycle_machine import session_lifecycle_machine
+
+
+@pytest.mark.rule("LC-17")
+def test_flip(session_lifecycle_factory, make_gated_agent, lifecycle_kit):
+    machine = session_lifecycle_machine(
+        session_lifecycle_factory, lifecycle_kit, eviction=True, make_agent=make_gated_agent
+    )
+    state = machine()
+    try:
+        state.open_sessions()
+        agent, _, _ = state.agents_registered().values
+        for _ in range(2):
+            state.handle(sid="s2", agent=None)
+            state.turns(sid="s2", owners=[None])
+            state.handle(sid="s2", agent=agent)
+            state.commit(sid="s2", agent=None, fail=False, wait=False)
+    finally:
+        state.teardown()
+"""
+
+
 def test_a_provider_that_flips_an_open_choice_fails_lc17_naming_both(pytester: pytest.Pytester) -> None:
-    result, doc = run_lc17(pytester, f"{__name__}:flipping", "--hypothesis-seed=1")
-    verdict = doc["providers"]["flipping-unowned-commit"]["LC-17"]
+    pytester.makepyfile(test_scripted=SCRIPTED)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_inprocess(
+        "test_scripted.py", "--lifecycle-provider", f"{__name__}:flipping", "--lifecycle-report", str(report),
+        "-p", "no:cacheprovider", "-q",
+    )
+    verdict = json.loads(report.read_text())["providers"]["flipping-unowned-commit"]["LC-17"]
     assert verdict["verdict"] == "failed", result.stdout.str()
     message = verdict["message"]
     assert message.startswith("[LC-17] contradictory open choice LC/unowned-commit"), message
-    assert re.search(r"took '(handle|explicit-agent)' \(.+\) and then '(explicit-agent|handle)' \(.+\)", message), message
+    assert re.search(r"took 'handle' \(.+\) and then 'explicit-agent' \(.+\)", message), message
+
+
+def test_the_state_machine_finds_the_flip_and_prints_how_to_replay_it(pytester: pytest.Pytester) -> None:
+    result, doc = run_lc17(pytester, f"{__name__}:flipping", "--lifecycle-profile", "thorough")
+    verdict = doc["providers"]["flipping-unowned-commit"]["LC-17"]
+    assert verdict["verdict"] == "failed", result.stdout.str()
+    assert verdict["message"].startswith("[LC-17] contradictory open choice LC/unowned-commit"), verdict["message"]
     assert "state = " in result.stdout.str(), "the shrunk steps are printed"
-    assert "--hypothesis-seed=" in result.stdout.str(), "the replay seed is printed"
+    assert "LC-17 replay with: " in result.stdout.str(), "the replay command is printed"
 
 
 def test_lc17_reports_the_choices_it_saw(pytester: pytest.Pytester) -> None:
