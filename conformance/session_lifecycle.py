@@ -1404,6 +1404,11 @@ def test_lc16_churn_returns_to_baseline(session_lifecycle: Any, lifecycle_kit: K
             return problem, None
         return provider_growth(lambda: _churn(raw, "churn", sessions), keys=sessions)
 
+    # One step first, under the plain timeout: a provider that hangs costs
+    # one timeout, not the whole churn's bound.
+    problem = kit.call(lambda: _churn(raw, "probe", 1), what="one churn step (register, mark, commit, discard)")
+    if problem:
+        kit.fail(problem)
     problem, growth = kit.call(
         measure, what=f"churning {sessions} sessions", timeout=max(kit.timeout, sessions / 500)
     )

@@ -168,7 +168,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if kit is None or kit.rule.id not in RULES:
         return report
     if report.failed:
-        report.sections.append((f"rule {kit.rule.id} — pytest-lifecycle rules {kit.rule.id}", kit.rule.full_text))
+        rule = kit.rule
+        should = f"\nSHOULD: {rule.should}" if rule.should else ""
+        report.sections.append((
+            f"rule {rule.id}",
+            f"{rule.id} — {rule.text}\nMUST: {rule.must}{should}\n"
+            f"(the full text: pytest-lifecycle rules {rule.id}, or {rule.where})",
+        ))
     if report.when != "call":
         return report
     props: list[tuple[str, object]] = [("lifecycle_choice", f"{c}={b}") for c, seen in sorted(kit.choices_seen.items())

@@ -255,8 +255,11 @@ class SessionLifecycle:
         normally if it ever returns (advancing ``committed`` only to its own
         snapshot), and its helper starts no new call after the deadline.
 
-        Not flushed: un-owned work (no agent to call) and sessions whose
-        commit failed during this drain (not retried; the work stays dirty).
+        Not flushed: un-owned work (no agent to call: LC/unowned-commit
+        ``explicit-agent``) and sessions whose commit failed during this drain
+        (LC/drain-retry ``no-retry``: the work stays dirty with its owner and
+        the handle stays, for a later commit); the other sessions are flushed
+        all the same.
         """
         end = self._clock() + deadline
         failed: set[str] = set()
@@ -306,8 +309,8 @@ class SessionLifecycle:
 
         Refuses (False) while the session is dirty or a commit is in flight, so
         retryable work and its owner are never lost. Forgetting drops the
-        handle and restarts the generation count: a later turn starts a fresh
-        session. An unknown session is already forgotten (True). LC-01: falsy
+        handle and restarts the generation count (LC/forgotten-generations
+        ``restart``): a later turn starts a fresh session. An unknown session is already forgotten (True). LC-01: falsy
         ``sid`` returns False.
         """
         if not sid:
@@ -328,8 +331,12 @@ class SessionLifecycle:
         commit, flushes every dirty segment (the newer generation too) with
         its owner -- ``agent`` adopts un-owned work -- and only when the
         session is clean and idle drops the handle and calls ``agent.close()``
-        exactly once. A failed commit leaves the agent open and returns False
-        (LC-06). LC-01: falsy ``sid`` returns False without calling ``agent``.
+        exactly once. A failed commit -- the newer generation's after waiting
+        included -- returns False at once: the agent stays open, the work dirty
+        with its owner and the handle registered, so a later commit or
+        eviction retries it (LC-06, LC-15). A clean eviction keeps the
+        session's entry, so its generations continue (LC/evict-forgets
+        ``keeps``). LC-01: falsy ``sid`` returns False without calling ``agent``.
         """
         if not sid:
             return False

@@ -26,7 +26,9 @@ import os
 import threading
 
 from pytest_lifecycle import Provider
+from reference_impl.checkpoint import factory as checkpoints
 from reference_impl.keyed_locks import factory as locks
+from reference_impl.respawn import factory as respawns
 from reference_impl.session_lifecycle import factory as lifecycle
 
 FAULTS = {
@@ -38,7 +40,12 @@ FAULTS = {
     "hang": lambda: threading.Event().wait(),
     "wrong-type": lambda: "nonsense",
 }
-TARGETS = {"keyed_locks": ("lock_for", "rotate"), "session_lifecycle": ("mark_turn_completed", "commit_session_memory")}
+TARGETS = {
+    "keyed_locks": ("lock_for", "rotate"),
+    "session_lifecycle": ("mark_turn_completed", "commit_session_memory"),
+    "respawn": ("respawn", "install"),
+    "checkpoint_store": ("create", "load"),
+}
 
 
 def faulty(factory, contract, fault):
@@ -60,7 +67,8 @@ def faulty(factory, contract, fault):
 
 providers = {
     (contract, fault): Provider(f"{contract}-{fault}", **{contract: faulty(f, contract, fault)})
-    for contract, f in (("keyed_locks", locks), ("session_lifecycle", lifecycle))
+    for contract, f in (("keyed_locks", locks), ("session_lifecycle", lifecycle), ("respawn", respawns),
+                        ("checkpoint_store", checkpoints))
     for fault in FAULTS
 }
 '''
@@ -74,7 +82,7 @@ CAUSES = {
     "hang": "hung|still inside",
     "wrong-type": "returned 'nonsense'|'str' object|str",
 }
-CONTRACTS = ("keyed_locks", "session_lifecycle")
+CONTRACTS = ("keyed_locks", "session_lifecycle", "respawn", "checkpoint_store")
 SURVIVED: list[tuple[str, str, str]] = []
 
 

@@ -96,15 +96,6 @@ def test_a_provider_that_flips_an_open_choice_fails_lc17_naming_both(pytester: p
     assert re.search(r"took 'handle' \(.+\) and then 'explicit-agent' \(.+\)", message), message
 
 
-def test_the_state_machine_finds_the_flip_and_prints_how_to_replay_it(pytester: pytest.Pytester) -> None:
-    result, doc = run_lc17(pytester, f"{__name__}:flipping", "--lifecycle-profile", "thorough")
-    verdict = doc["providers"]["flipping-unowned-commit"]["LC-17"]
-    assert verdict["verdict"] == "failed", result.stdout.str()
-    assert verdict["message"].startswith("[LC-17] contradictory open choice LC/unowned-commit"), verdict["message"]
-    assert "state = " in result.stdout.str(), "the shrunk steps are printed"
-    assert "LC-17 replay with: " in result.stdout.str(), "the replay command is printed"
-
-
 def test_lc17_reports_the_choices_it_saw(pytester: pytest.Pytester) -> None:
     result, doc = run_lc17(pytester, "reference_impl.provider:provider")
     assert doc["providers"]["reference"]["LC-17"]["verdict"] == "passed", result.stdout.str()
