@@ -448,6 +448,21 @@ class SessionModel:
         return True
 
 
+def _effect(change: Callable[[SessionModel], object]) -> Callable[[SessionModel], Sequence[Check]]:
+    """The act of a step that returns nothing to compare: only its *change* to the model."""
+
+    def act(model: SessionModel) -> Sequence[Check]:
+        change(model)
+        return ()
+
+    return act
+
+
+def _released_then_drained(model: SessionModel) -> None:
+    model.release(ok=True)
+    model.drain()
+
+
 def _same(got: Any, expected: Any) -> bool:
     """As :meth:`Kit.expect` compares: ``True``/``False``/``None`` by identity, ints and strs by type too."""
     if expected is True or expected is False or expected is None:
@@ -693,10 +708,14 @@ def session_lifecycle_machine(
 
             self.readings.step(what, act, state)
 
-        def _sessions_calling(self, agent: GatedAgent, act: Callable[[SessionModel], None]) -> set[str]:
+        def _sessions_calling(self, agent: GatedAgent, act: Callable[[SessionModel], object]) -> set[str]:
             """The sessions for which *act* calls *agent*, under any reading."""
-            logs = self.readings.peek(lambda m: (act(m), m.log)[1])
-            return {sid for log in logs for sid, called in log if called is agent}
+
+            def log(model: SessionModel) -> list[tuple[str, GatedAgent]]:
+                act(model)
+                return model.log
+
+            return {sid for calls in self.readings.peek(log) for sid, called in calls if called is agent}
 
         def _release_held(self, fail: bool, arm: GatedAgent | None = None) -> Any:
             """Let the held commit return (to fail, if *fail*); *arm* fails its next call after that.
@@ -738,7 +757,7 @@ def session_lifecycle_machine(
             """The agents; the first starts registered for the first session, the other has none."""
             agents = [self._agent() for _ in range(AGENTS)]
             self._call("register_agent", SIDS[0], agents[0])
-            self._verify(f"register_agent({SIDS[0]!r}, {agents[0]!r})", lambda m: m.register(SIDS[0], agents[0]) or ())
+            self._verify(f"register_agent({SIDS[0]!r}, {agents[0]!r})", _effect(lambda m: m.register(SIDS[0], agents[0])))
             return multiple(*agents)
 
         # -- turns and handles -------------------------------------------------
@@ -749,7 +768,7 @@ def session_lifecycle_machine(
                 self._call("unregister_agent", sid)
             else:
                 self._call("register_agent", sid, agent)
-            self._verify(f"(un)register_agent({sid!r})", lambda m: m.register(sid, agent) or ())
+            self._verify(f"(un)register_agent({sid!r})", _effect(lambda m: m.register(sid, agent)))
 
         @rule(sid=sessions, owners=st.lists(st.none() | agents, min_size=1, max_size=3))
         def turns(self, sid: str, owners: list[GatedAgent | None]) -> None:
@@ -820,7 +839,7 @@ def session_lifecycle_machine(
                 )
                 return
             self.flight = _Flight(sid, callee, task)
-            self._verify(f"commit_session_memory({sid!r}) held in {callee!r}", lambda m: m.hold(sid, agent) or ())
+            self._verify(f"commit_session_memory({sid!r}) held in {callee!r}", _effect(lambda m: m.hold(sid, agent)))
 
         @precondition(lambda self: self.flight is not None)
         @rule(agent=st.none() | agents)
@@ -874,7 +893,7 @@ def session_lifecycle_machine(
         def _settle_in_boundary(self, kind: str, flight: _Flight, evictor: GatedAgent, arm: GatedAgent | None) -> None:
             sid = flight.sid
             if kind == "drain":
-                if arm is not None and len(self._sessions_calling(arm, lambda m: (m.release(True), m.drain())[0])) > 1:
+                if arm is not None and len(self._sessions_calling(arm, _released_then_drained)) > 1:
                     arm = None  # which session's call fails would depend on the provider's drain order
                 task = self._start("drain_all_on_shutdown", deadline=kit.timeout / 2)
             else:
@@ -924,12 +943,16 @@ def session_lifecycle_machine(
                 finally:
                     if arm is not None:
                         arm.fail_next(0)
-                self._verify(f"drain_all_on_shutdown(){failing}", lambda m: (m.drain(arm), [("drain_all_on_shutdown()", None, got)])[1])
+                def drained(model: SessionModel) -> Sequence[Check]:
+                    model.drain(arm)
+                    return [("drain_all_on_shutdown()", None, got)]
+
+                self._verify(f"drain_all_on_shutdown(){failing}", drained)
                 return
             if self.flight is not None and self.flight.sid == sid:
                 return  # it would wait for the held commit
             held = self._held_agent()
-            if held is not None and sid in self._sessions_calling(held, lambda m: m.evict(sid, agent) and None):
+            if held is not None and sid in self._sessions_calling(held, lambda m: m.evict(sid, agent)):
                 return  # it would wait for the held agent's gate
             if arm is held:
                 arm = None  # the held commit would take the failure

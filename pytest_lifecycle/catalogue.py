@@ -63,6 +63,8 @@ class Contract:
     section: str
     #: Optional capabilities a provider may claim for this contract.
     capabilities: tuple[str, ...] = ()
+    #: Rule-ID prefixes of the contract's wire profiles, e.g. ``SSE``.
+    profiles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,7 @@ _CONTRACTS = (
     Contract("respawn", "RS", "Resource respawn lifecycle", "§1b"),
     Contract("checkpoint_store", "CK", "Checkpoint races", "§2"),
     Contract("keyed_locks", "LK", "Lock rotation", "§3"),
+    Contract("event_streams", "ST", "Stream resume", "§4", ("durable", "tombstones", "sse"), profiles=("SSE",)),
 )
 
 #: Contract name → contract.
@@ -257,7 +260,7 @@ def _verify() -> None:
     for r in _RULES:
         assert RULE_ID.match(r.id), r.id
         contract = CONTRACTS[r.contract]
-        assert r.id.startswith(contract.prefix + "-"), r.id
+        assert r.id.split("-", 1)[0] in (contract.prefix, *contract.profiles), r.id
         assert (r.kind == "optional") == (r.capability is not None), r.id
         assert r.capability is None or r.capability in contract.capabilities, r.id
     assert len(RULES) == len(_RULES), "duplicate rule id"

@@ -1,5 +1,6 @@
 """``pytest-lifecycle``: certify a provider without remembering pytest flags.
 
+    pytest-lifecycle --version             print the kit's version
     pytest-lifecycle rules [ID ...]        print the rule catalogue, or the full
                                            text of rules (LC-05) or contracts (LC)
     pytest-lifecycle providers             list the available providers
@@ -36,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if args else 4
+    if args[0] in ("-V", "--version"):
+        from . import __version__
+
+        print(f"pytest-lifecycle {__version__}")
+        return 0
     command, rest = args[0], args[1:]
     if command == "rules":
         return _rules(rest) if rest and not rest[0].startswith("-") else int(pytest.main(["--lifecycle-rules", *rest]))

@@ -11,6 +11,7 @@ import fnmatch
 import math
 import importlib.util
 from functools import cache
+from typing import Final, Generator
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,26 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     return None
 
 
+#: The oldest Hypothesis with ``hypothesis.stateful.get_state_machine_test``
+#: (the kit's state machines need it to print the seed that replays them).
+MIN_HYPOTHESIS: Final = (6, 124, 5)
+
+
+def _check_hypothesis() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("hypothesis")
+    except PackageNotFoundError:
+        return  # Hypothesis is a dependency; pip reports its absence
+    parts = tuple(int(p) for p in found.split(".")[:3] if p.isdigit())
+    if parts < MIN_HYPOTHESIS:
+        need = ".".join(map(str, MIN_HYPOTHESIS))
+        raise pytest.UsageError(f"pytest-lifecycle needs hypothesis>={need}, found {found}: pip install -U hypothesis")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _check_hypothesis()
     config.addinivalue_line("markers", RULE_MARKER_HELP)
     specs = list(config.option.lifecycle_provider or config.getini("lifecycle_providers"))
     timeout = config.option.lifecycle_timeout
@@ -84,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
         except ProviderError as exc:
             raise pytest.UsageError(f"cannot load lifecycle provider: {exc}") from None
+    _check_conformance_is_ours(config)
     config.pluginmanager.register(LifecycleReport(config), "lifecycle-report")
 
 
@@ -104,6 +125,22 @@ def _conformance_dir() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+def _check_conformance_is_ours(config: pytest.Config) -> None:
+    """``conformance`` is also the import name of another distribution: say so plainly."""
+    if not any(str(arg).split(".")[0].split("::")[0] == "conformance" for arg in config.args):
+        return
+    found = _conformance_dir()
+    init = found / "__init__.py" if found else None
+    if init is None or not init.is_file() or 'SUITES_OF = "pytest-lifecycle"' not in init.read_text(encoding="utf-8"):
+        where = str(found) if found else "nowhere"
+        raise pytest.UsageError(
+            f"the import name 'conformance' resolves to {where}, which is not pytest-lifecycle's conformance "
+            "suites: another installed distribution (or a directory on sys.path) is also called 'conformance'. "
+            "Uninstall it or run pytest from a directory where the name is not shadowed "
+            "(check: python -c 'import conformance; print(conformance.__file__)')."
+        )
 
 
 _CONTRACT_FILES = frozenset(f"{name}.py" for name in CONTRACTS)
@@ -154,7 +191,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Levels and choices: what the kit saw during the test goes on the report.
 
     A test whose only breach is a SHOULD is reported ``non-strict``: as an
@@ -205,7 +244,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if not kit.strict:
             # An expected failure: pytest exits 0, the report says non-strict.
             report.outcome = "skipped"
-            report.wasxfail = f"non-strict: {message}"  # type: ignore[attr-defined]
+            report.wasxfail = f"non-strict: {message}"
             report.longrepr = None
     for prop in props:
         item.user_properties.append(prop)

@@ -22,6 +22,7 @@ class Provider:
     :param respawn: factory for the resource respawn lifecycle (§1b).
     :param checkpoint_store: factory for the checkpoint store (§2).
     :param keyed_locks: factory for the keyed lock registry (§3).
+    :param event_streams: factory for the event-stream registry (§4).
     :param capabilities: optional features claimed, e.g. ``{"eviction"}``.
     :param options: per-contract settings the kit reads (documented by the
         contract that uses them).
@@ -45,6 +46,7 @@ class Provider:
         respawn: Factory | None = None,
         checkpoint_store: Factory | None = None,
         keyed_locks: Factory | None = None,
+        event_streams: Factory | None = None,
         capabilities: Iterable[str] = (),
         options: Mapping[str, Any] | None = None,
     ) -> None:
@@ -55,6 +57,7 @@ class Provider:
             "respawn": respawn,
             "checkpoint_store": checkpoint_store,
             "keyed_locks": keyed_locks,
+            "event_streams": event_streams,
         }
         factories: dict[str, Factory] = {}
         for contract, factory in given.items():

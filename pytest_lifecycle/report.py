@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import pytest
 
+from . import __version__
 from .catalogue import CHOICES, CONTRACTS, RULES
 from .kit import NOT_CLAIMED
 
@@ -155,7 +156,7 @@ class LifecycleReport:
         tr = terminalreporter
         verdicts = self.verdicts()
         rules = [r for r in RULES if any(r in v for v in verdicts.values())]
-        tr.write_sep("=", "lifecycle conformance: provider × rule")
+        tr.write_sep("=", f"lifecycle conformance: provider × rule (pytest-lifecycle {__version__})")
         width = max(12, *(len(p) + 2 for p in self.providers))
         tr.write_line(f"{'rule':<7}{'kind':<10}" + "".join(f"{p:<{width}}" for p in self.providers) + "summary")
         non_strict = {r for r in rules if any(v.get(r) == "non-strict" for v in verdicts.values())}
@@ -205,6 +206,7 @@ class LifecycleReport:
             return
         verdicts = self.verdicts()
         doc = {
+            "kit_version": __version__,
             "complete": complete,
             "exitstatus": exitstatus,
             "running": None if complete else self.running,

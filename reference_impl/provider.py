@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_lifecycle import Provider
 
-from . import checkpoint, keyed_locks, respawn, session_lifecycle
+from . import checkpoint, event_streams, keyed_locks, respawn, session_lifecycle
 
 #: The branch the reference takes of every open choice of the contracts
 #: (``pytest-lifecycle rules`` lists them); correct providers may take others.
@@ -21,6 +21,7 @@ CHOICES = {
     "CK/index-rebuild": "own-entry",
     "CK/unsafe-load": "raises",
     "CK/empty-id": "refused",
+    "ST/attach": "at-call",
 }
 
 provider = Provider(
@@ -29,5 +30,8 @@ provider = Provider(
     respawn=respawn.factory,
     checkpoint_store=checkpoint.factory,
     keyed_locks=keyed_locks.factory,
-    capabilities={"eviction"},
+    event_streams=event_streams.factory,
+    capabilities={"eviction", "durable", "tombstones"},
+    # The exception classes of event_streams (§4), by the contract's names.
+    options={"event_streams": event_streams.ERRORS},
 )

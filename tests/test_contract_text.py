@@ -98,7 +98,7 @@ def test_mentioned_rules_and_choices_exist(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     unknown_rules = sorted(set(RULE_MENTION.findall(text)) - set(RULES))
     assert not unknown_rules, f"{_rel(path)} mentions rules the catalogue does not declare: {unknown_rules}"
-    prefixes = {c.prefix for c in CONTRACTS.values()}
+    prefixes = {p for c in CONTRACTS.values() for p in (c.prefix, *c.profiles)}
     mentioned = {m for m in CHOICE_MENTION.findall(text) if m.split("/", 1)[0] in prefixes}
     unknown_choices = sorted(mentioned - set(CHOICES))
     assert not unknown_choices, f"{_rel(path)} mentions open choices the catalogue does not declare: {unknown_choices}"

@@ -187,3 +187,11 @@ def test_the_printed_replay_command_runs_and_reproduces(pytester: pytest.Pyteste
     again = pytester.runpytest_subprocess(*replay, "-p", "no:cacheprovider")
     assert again.ret == pytest.ExitCode.TESTS_FAILED, again.stdout.str() + again.stderr.str()
     again.stdout.fnmatch_lines(["*[[]LK-08[]]*"])
+
+
+def test_a_foreign_conformance_package_is_named_plainly(pytester: pytest.Pytester) -> None:
+    # Another distribution's top-level package called "conformance", first on sys.path.
+    pytester.mkpydir("conformance").joinpath("__init__.py").write_text('"""An agent-runtime tool."""\n')
+    result = pytester.run(sys.executable, "-m", "pytest", "--pyargs", "conformance", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*'conformance' resolves to *, which is not pytest-lifecycle's conformance suites*"])

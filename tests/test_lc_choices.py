@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ flipping = Provider("flipping-unowned-commit", session_lifecycle=lambda ctx: Fli
                     capabilities={"eviction"})
 
 
-def run_lc17(pytester: pytest.Pytester, spec: str, *extra: str) -> tuple[pytest.RunResult, dict]:
+def run_lc17(pytester: pytest.Pytester, spec: str, *extra: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
         "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-17", "--lifecycle-provider", spec,
