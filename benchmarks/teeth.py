@@ -92,7 +92,7 @@ def subjects(contracts: list[str], only: str | None) -> list[Subject]:
     return [s for s in found if s.contract in contracts and (only is None or only in s.label or only in s.name)]
 
 
-def run_pytest(group: list[Subject], seed: int, workers: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_pytest(group: list[Subject], seed: int, workers: int, shrink: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One pytest run certifying every subject of *group*: (lifecycle report, teeth log lines)."""
     specs = {s.spec: s.name for s in group}  # the reference is one provider for all four contracts
     names = list(specs.values())
@@ -108,7 +108,7 @@ def run_pytest(group: list[Subject], seed: int, workers: int) -> tuple[dict[str,
         command = [
             sys.executable, "-m", "pytest", "--pyargs", *(f"conformance.{c}" for c in contracts),
             *(arg for spec in specs for arg in ("--lifecycle-provider", spec)),
-            "-p", "teeth_plugin", "--hypothesis-profile=teeth", f"--hypothesis-seed={seed}",
+            "-p", "teeth_plugin", f"--hypothesis-profile={'teeth' if shrink else 'teeth-noshrink'}", f"--hypothesis-seed={seed}",
             "--teeth-plan", str(plan_file), "--teeth-log", str(log), "--lifecycle-report", str(report),
             "--basetemp", str(run_dir / "basetemp"), "-p", "no:cacheprovider", "-q",
             *(["-n", str(workers)] if workers else []),
@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers per run (0: serial)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first run; run i uses seed + i")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--shrink", action="store_true",
+                        help="let Hypothesis shrink failures (default: time to the first failure, not shrunk)")
     args = parser.parse_args(argv)
     chosen = subjects(args.contract or list(CONTRACTS), args.only)
     if not chosen:
@@ -230,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         kind = "correct providers" if group[0].correct else "mutants"
         for run in range(args.runs):
             began, cpu_began = time.monotonic(), _children_cpu()
-            doc, lines = run_pytest(group, args.seed + run, args.workers)
+            doc, lines = run_pytest(group, args.seed + run, args.workers, args.shrink)
             for label, outcome in measure(group, doc, lines).items():
                 results[label].append(outcome)
             print(f"{kind} ({len(group)}), run {run + 1}/{args.runs}, seed {args.seed + run}: "

@@ -18,9 +18,16 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 settings.register_profile("teeth", parent=settings.get_profile("default"), database=None, derandomize=False)
+# Time to the first failure, without shrinking it (what a kill costs; the
+# shrinking a user sees afterwards only makes the report readable).
+settings.register_profile(
+    "teeth-noshrink",
+    parent=settings.get_profile("teeth"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -8,6 +8,7 @@ with ``--hypothesis-seed``, or the one Hypothesis drew) and the command.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
@@ -31,8 +32,10 @@ def run_machine(machine: Callable[[], Any], kit: Kit, *, settings: Any = None) -
     active = settings or kit.profile.hypothesis_settings()
     # A class or a zero-argument factory: Hypothesis accepts both at run time.
     test = get_state_machine_test(machine, settings=active)  # type: ignore[no-untyped-call, arg-type, unused-ignore]
+    # Before Hypothesis 6.140 the test took the factory again as an argument.
+    args = (machine,) if "factory" in inspect.signature(test).parameters else ()
     try:
-        test()
+        test(*args)
     except BaseException as exc:
         exc.add_note(_replay_note(kit, test, active))
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Final
 
 import pytest
@@ -20,7 +21,19 @@ PROFILE_HELP: Final = (
 RULE_HELP: Final = "run only the tests of these rules: an id (LC-05) or a prefix (LC); repeatable"
 REPORT_HELP: Final = "write the provider x rule verdicts as JSON to this path"
 STRICT_HELP: Final = "a broken SHOULD fails the run (default: reported as non-strict, exit code 0)"
+SSE_URL_HELP: Final = (
+    "certify the SSE server at URL on the sse wire profile (the SSE-xx rules of event_streams), reported as "
+    "provider NAME; repeatable (default: the selected providers' streams, served by the reference SSE server)"
+)
 DEFAULT_TIMEOUT: Final = 5.0
+
+
+def sse_target(value: str) -> tuple[str, str]:
+    """``NAME=URL`` of ``--lifecycle-sse-url``: the name reports show, and the server's base URL."""
+    name, sep, url = value.partition("=")
+    if not sep or not name.strip() or not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected NAME=URL with an http:// or https:// URL, got {value!r}")
+    return name.strip(), url.rstrip("/")
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -33,6 +46,8 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--lifecycle-strict", action="store_true", default=None, help=STRICT_HELP)
     group.addoption("--lifecycle-rules", action="store_true", help="print the rule catalogue and exit")
     group.addoption("--lifecycle-providers", action="store_true", help="list the available providers and exit")
+    group.addoption("--lifecycle-sse-url", action="append", default=[], type=sse_target, metavar="NAME=URL",
+                    help=SSE_URL_HELP)
     parser.addini("lifecycle_providers", PROVIDER_HELP, type="linelist", default=[])
     parser.addini("lifecycle_timeout", TIMEOUT_HELP, default=str(DEFAULT_TIMEOUT))
     parser.addini("lifecycle_profile", PROFILE_HELP, default="ci")

@@ -116,6 +116,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if defs and not defs[-1].func.__module__.startswith("pytest_lifecycle."):
         return
     providers = state_of(metafunc.config).providers()
+    # A wire-profile test may certify other targets instead (servers by URL: --lifecycle-sse-url).
+    targets = getattr(metafunc.function, "lifecycle_targets", None)
+    if targets is not None:
+        providers = targets(metafunc.config, providers)
     metafunc.parametrize("lifecycle_provider", providers, indirect=True, ids=[p.name for p in providers])
 
 
