@@ -1,4 +1,408 @@
-"""(being written)"""
+"""ST-13: the stream-resume contract as a Hypothesis state machine (§4).
+
+Each rule is one step on the provider, run on the kit's event loop and
+compared with a sequential model once the loop is idle: ``get_or_create``,
+``get``, ``delete``, ``emit`` (with or without ``close=True``), ``close``,
+``subscribe(after=...)``, a read of a subscriber, a move of the kit's clock
+and -- for a provider that claims ``durable`` -- a restart (a new instance
+on the same directory, the old one left as it is).
+
+After *every* step each started read is looked at: a read that finished
+must have yielded what the model allows next (the next event after the
+subscriber's position, in order, with no duplicate and no gap, or the end
+of a closed stream); a read still waiting must have nothing to wait for --
+a waiting read whose event was emitted is a missed event.
+
+Expiry (ST-09) makes some outcomes open, and the model says exactly which:
+an event that expired before the subscriber attached must not be delivered,
+one that has not expired must be, one in between may be.  When a
+subscriber attaches (open choice ``ST/attach``) is followed: a delivered
+event that had expired before the first read but not at ``subscribe()``
+shows ``at-call``.  A closed stream whose last event expired but whose
+close did not yet is either closed or gone: the machine leaves such a
+stream alone until it is surely gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
 import pytest
+
+from pytest_lifecycle import Kit, RuleViolation, run_machine
+from pytest_lifecycle.asyncdrive import LoopHung
+from pytest_lifecycle.contracts.event_streams import TTL_SECONDS, Stream, StreamRegistry, Streams, Subscriber, event
+
+from ._event_streams_support import GONE_OR_NOT_FOUND
+
+__all__ = ["IDS", "event_streams_machine", "test_st13_model_conformance"]
+
+#: Stream ids the machine draws from (few, so that steps meet on them).
+IDS: Final = ("a", "b")
+#: Clock moves: within the TTL, and past it.
+ADVANCES: Final = (1, 20, 61)
+#: Subscribers alive at once, at most.
+MAX_SUBSCRIBERS: Final = 4
+
+
+@dataclass
+class Ev:
+    seq: int
+    at: float
+    payload: dict[str, Any]
+
+    @property
+    def expires(self) -> float:
+        return self.at + TTL_SECONDS
+
+
+@dataclass
+class Incarnation:
+    """One life of a stream id: from the get_or_create that made it to its deletion."""
+
+    number: int
+    events: list[Ev] = field(default_factory=list)
+    closed_at: float | None = None
+    deleted: bool = False
+
+    @property
+    def last(self) -> int | None:
+        return self.events[-1].seq if self.events else None
+
+    def expiry(self, now: float) -> str:
+        """``live``, ``open`` (closed or gone: the contract allows both) or ``expired``."""
+        if self.closed_at is None:
+            return "live"
+        sure = self.closed_at + TTL_SECONDS
+        # A closed stream is gone once all its events expired: with none,
+        # vacuously at once; the latest reading is the expiry of its close.
+        maybe = self.events[-1].expires if self.events else self.closed_at
+        return "expired" if now > sure else "open" if now > maybe else "live"
+
+
+@dataclass
+class Sub:
+    sub: Subscriber
+    stream_id: str
+    life: Incarnation
+    after: int | None
+    called_at: float
+    position: int | None = None
+    first_read_at: float | None = None
+
+    def candidates(self) -> list[Ev]:
+        return [e for e in self.life.events if self.position is None or e.seq > self.position]
+
+
+class _Hung(BaseException):
+    """A hang inside an example: stop, do not shrink (each attempt would hang again)."""
+
+    def __init__(self, violation: RuleViolation) -> None:
+        super().__init__(str(violation))
+        self.violation = violation
+
+
+def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
+    """The ST-13 machine class for *kit*: a fresh registry per example."""
+    from hypothesis import strategies as st
+    from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+    durable = kit.provider.claims_capability("durable")
+    tombstones = kit.provider.claims_capability("tombstones")
+    ids = st.sampled_from(IDS)
+
+    class EventStreamsMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.registry: StreamRegistry | None = None
+            self.lives: dict[str, Incarnation] = {}
+            self.handles: dict[str, tuple[Stream, Incarnation]] = {}
+            self.subs: list[Sub] = []
+            self.restarted = False
+            self.count = 0
+
+        # -- plumbing -------------------------------------------------------------
+
+        @initialize()
+        def start(self) -> None:
+            kit.restart_trace("a fresh registry")
+            self.registry = self._guard(streams.new)
+            for stream_id in IDS:
+                self.get_or_create(stream_id)
+
+        def _guard(self, step: Any, *args: Any) -> Any:
+            try:
+                return step(*args)
+            except LoopHung as hung:
+                raise _Hung(hung) from None
+
+        @property
+        def now(self) -> float:
+            return kit.clock()
+
+        def _state(self, stream_id: str) -> str:
+            """``never``, ``deleted``, ``expired``, ``open``, ``closed`` or ``active``."""
+            life = self.lives.get(stream_id)
+            if life is None:
+                return "never"
+            if life.deleted:
+                return "deleted"
+            expiry = life.expiry(self.now)
+            if expiry != "live":
+                return expiry
+            return "closed" if life.closed_at is not None else "active"
+
+        def _drop_subs(self, keep: Any = lambda s: False) -> None:
+            for s in [s for s in self.subs if not keep(s)]:
+                s.sub.cancel()
+                self.subs.remove(s)
+
+        def _expect_kinds(self, kinds: tuple[str, ...], call: Any, what: str) -> str:
+            return self._guard(streams.raises, kinds, call, what)  # type: ignore[no-any-return]
+
+        # -- registry steps -------------------------------------------------------
+
+        @rule(stream_id=ids)
+        def get_or_create(self, stream_id: str) -> None:
+            state = self._state(stream_id)
+            if state == "open":
+                return
+            assert self.registry is not None
+            handle = self._guard(self.registry.get_or_create, stream_id)
+            if state in ("never", "deleted", "expired"):
+                old = self.lives.get(stream_id)
+                self.lives[stream_id] = Incarnation(old.number + 1 if old else 1)
+                self._drop_subs(keep=lambda s: s.stream_id != stream_id)
+            life = self.lives[stream_id]
+            self.handles[stream_id] = (handle, life)
+            what = f"{handle}.last_cursor() after get_or_create ({'a fresh stream' if life.last is None else 'the existing stream'})"
+            kit.expect(self._guard(handle.last_cursor), life.last, what)
+
+        @rule(stream_id=ids)
+        def get(self, stream_id: str) -> None:
+            state = self._state(stream_id)
+            assert self.registry is not None
+            registry = self.registry
+            if state == "open":
+                return
+            if state == "never":
+                self._expect_kinds(("not_found",), lambda: registry.get(stream_id), f"{registry}.get({stream_id!r}) of an unknown id")
+            elif state in ("deleted", "expired"):
+                kinds = ("gone",) if tombstones and state == "deleted" and not self.restarted else GONE_OR_NOT_FOUND
+                self._expect_kinds(kinds, lambda: registry.get(stream_id), f"{registry}.get({stream_id!r}) of a {state} stream")
+            else:
+                handle = self._guard(registry.get, stream_id)
+                life = self.lives[stream_id]
+                self.handles[stream_id] = (handle, life)
+                kit.expect(self._guard(handle.last_cursor), life.last, f"{handle}.last_cursor() after get")
+
+        @rule(stream_id=ids)
+        def delete(self, stream_id: str) -> None:
+            state = self._state(stream_id)
+            assert self.registry is not None
+            registry = self.registry
+            if state == "open":
+                return
+            if state == "never":
+                try:
+                    self._guard(registry.delete, stream_id)
+                except RuleViolation:
+                    raise
+                except Exception as exc:  # deleting what never existed: success or not found
+                    if streams.errors.kind_of(exc) != "not_found":
+                        kit.fail(f"{registry}.delete({stream_id!r}) of an unknown id raised {type(exc).__name__}: {exc}")
+                return
+            self._guard(registry.delete, stream_id)  # idempotent: never raises for a known id
+            self.lives[stream_id].deleted = True
+            self._drop_subs(keep=lambda s: s.stream_id != stream_id)
+
+        # -- stream steps ---------------------------------------------------------
+
+        def _handle(self, stream_id: str) -> tuple[Stream, Incarnation] | None:
+            found = self.handles.get(stream_id)
+            if found is None or found[1] is not self.lives.get(stream_id) or self._state(stream_id) == "open":
+                return None  # no handle on this life of the id
+            return found
+
+        @rule(stream_id=ids, gap=st.integers(1, 3), close=st.booleans())
+        def emit(self, stream_id: str, gap: int, close: bool) -> None:
+            found = self._handle(stream_id)
+            if found is None:
+                return
+            handle, life = found
+            state = self._state(stream_id)
+            self.count += 1
+            seq = (life.last or 0) + gap
+            payload = event(seq, f" #{self.count} of {stream_id}@{life.number}")
+            what = f"{handle}.emit(cursor {seq}{', close=True' if close else ''}) on a {state} stream"
+            if state == "active":
+                self._guard(lambda: handle.emit(payload, close=close))
+                life.events.append(Ev(seq, self.now, payload))
+                if close:
+                    life.closed_at = self.now
+                return
+            kinds = {"closed": ("closed",), "deleted": GONE_OR_NOT_FOUND}.get(state, ("closed", *GONE_OR_NOT_FOUND))
+            self._expect_kinds(kinds, lambda: handle.emit(payload, close=close), what)
+
+        @rule(stream_id=ids)
+        def close(self, stream_id: str) -> None:
+            found = self._handle(stream_id)
+            if found is None:
+                return
+            handle, life = found
+            state = self._state(stream_id)
+            if state in ("active", "closed"):
+                self._guard(handle.close)
+                life.closed_at = self.now if life.closed_at is None else life.closed_at
+                return
+            try:  # the contract says nothing of closing a deleted stream: any clean outcome
+                self._guard(handle.close)
+            except RuleViolation:
+                raise
+            except Exception as exc:
+                if streams.errors.kind_of(exc) is None:
+                    kit.fail(f"{handle}.close() on a {state} stream raised {type(exc).__name__}: {exc}")
+
+        @precondition(lambda self: len(self.subs) < MAX_SUBSCRIBERS)
+        @rule(stream_id=ids, after=st.one_of(st.none(), st.integers(-1, 3)))
+        def subscribe(self, stream_id: str, after: int | None) -> None:
+            found = self._handle(stream_id)
+            if found is None:
+                return
+            handle, life = found
+            state = self._state(stream_id)
+            if after is not None:
+                after += life.last or 0  # around the end of the stream: behind it, at it, beyond it
+            if state == "deleted":
+                self._expect_kinds(GONE_OR_NOT_FOUND, lambda: handle.subscribe(after),
+                                   f"{handle}.subscribe(after={after}) on a deleted stream (at the call)")
+                return
+            try:
+                sub = self._guard(handle.subscribe, after)
+            except RuleViolation:
+                raise
+            except Exception as exc:
+                if state != "expired" or streams.errors.kind_of(exc) not in GONE_OR_NOT_FOUND:
+                    raise
+                return
+            self.subs.append(Sub(sub, stream_id, life, after, self.now, position=after))
+
+        @precondition(lambda self: bool(self.subs))
+        @rule(index=st.integers(0, MAX_SUBSCRIBERS - 1))
+        def read(self, index: int) -> None:
+            s = self.subs[index % len(self.subs)]
+            if s.sub.current is None:
+                if s.first_read_at is None:
+                    s.first_read_at = self.now
+                self._guard(s.sub.read)
+
+        @rule(seconds=st.sampled_from(ADVANCES))
+        def advance(self, seconds: int) -> None:
+            kit.clock.advance(seconds)
+            kit.note(f"clock +{seconds}s")
+
+        @precondition(lambda self: durable)
+        @rule()
+        def restart(self) -> None:
+            assert self.registry is not None
+            self._drop_subs()
+            self.handles.clear()
+            self.restarted = True
+            self.registry = self._guard(streams.restart, self.registry)
+
+        # -- after every step -----------------------------------------------------
+
+        @invariant()
+        def reads_match_the_model(self) -> None:
+            if self.registry is None:
+                return
+            self._guard(streams.settle)
+            for s in list(self.subs):
+                if s.sub.current is not None:
+                    self._check(s)
+            # A subscriber once read keeps a read waiting: every later emit
+            # is then checked as a live event.
+            for s in list(self.subs):
+                if s.first_read_at is not None and s.sub.current is None:
+                    self._guard(s.sub.read)
+                    self._check(s)
+
+        def _classify(self, s: Sub, e: Ev) -> str:
+            """``must``, ``may``, ``at-call`` (only if attached at the call) or ``never``."""
+            now = self.now
+            if e.expires > now:
+                return "must"
+            if e.expires < s.called_at:
+                return "never"  # expired before the subscriber existed
+            first = s.first_read_at if s.first_read_at is not None else now
+            if e.expires < first:
+                choice = kit.choice("ST/attach")
+                return "never" if choice == "at-first-read" else "at-call"
+            return "may"
+
+        def _check(self, s: Sub) -> None:
+            read = s.sub.current
+            assert read is not None
+            state = self._state(s.stream_id) if self.lives.get(s.stream_id) is s.life else "deleted"
+            musts = [e.seq for e in s.candidates() if self._classify(s, e) == "must"]
+            where = f"(position {s.position}, model: {[e.seq for e in s.life.events]}, {state})"
+            if not read.done:
+                if musts:
+                    kit.fail(f"{s.sub}: the read is still waiting (the loop is idle) though cursor {musts[0]} "
+                             f"was emitted {where}")
+                if state == "closed":
+                    kit.fail(f"{s.sub}: the read is still waiting on a closed stream with nothing left {where}")
+                return
+            kind, value = read.outcome()
+            kit.note(f"{s.sub}: next {read.describe()}")
+            s.sub.current = None
+            if kind == "end":
+                if s.life.closed_at is None or musts:
+                    kit.fail(f"{s.sub}: ended, expected {'cursor ' + str(musts[0]) if musts else 'it to wait'} {where}")
+                self.subs.remove(s)
+                return
+            if kind == "error":
+                if state in ("expired", "open") and streams.errors.kind_of(value) in GONE_OR_NOT_FOUND:
+                    self.subs.remove(s)
+                    return
+                kit.fail(f"{s.sub}: raised {type(value).__name__}: {value} {where}")
+            seq = value.get("seq") if isinstance(value, dict) else None
+            match = next((e for e in s.candidates() if e.seq == seq), None)
+            if match is None or match.payload != value:
+                kit.fail(f"{s.sub}: yielded {value!r}, not an event after position {s.position} of this stream {where}")
+            skipped = [e.seq for e in s.candidates() if e.seq < match.seq and self._classify(s, e) == "must"]
+            if skipped:
+                kit.fail(f"{s.sub}: yielded cursor {match.seq} and skipped {skipped} {where}")
+            verdict = self._classify(s, match)
+            if verdict == "never":
+                kit.fail(f"{s.sub}: yielded cursor {match.seq}, which expired before the subscriber attached {where}")
+            if verdict == "at-call":
+                kit.observe_choice("ST/attach", "at-call", f"{s.sub} got cursor {match.seq}, fresh at subscribe() and "
+                                   "expired at the first read")
+            s.position = match.seq
+
+        def teardown(self) -> None:
+            self._drop_subs()
+
+    return EventStreamsMachine
+
+
 @pytest.mark.rule("ST-13")
-def test_st13_model_conformance(lifecycle_kit): pytest.skip("wip")
+def test_st13_model_conformance(lifecycle_kit: Kit, event_streams: Streams) -> None:
+    """ST-13 Model conformance: random emit/close/delete/subscribe(after)/read/clock/restart steps against a model.
+
+    Every step runs on the kit's loop; after each, every started read is
+    checked against a sequential model (what it may yield next, whether it
+    may still wait).  A violation names the subscriber, its position and the
+    model's events; Hypothesis prints the shrunk steps and a replay command.
+    """
+    from hypothesis import Phase, settings
+
+    profile = lifecycle_kit.profile.hypothesis_settings()
+    fast_shrink = settings(profile, phases=[p for p in profile.phases if p is not Phase.explain])
+    try:
+        run_machine(event_streams_machine(lifecycle_kit, event_streams), lifecycle_kit, settings=fast_shrink)
+    except _Hung as hung:
+        hung.violation.add_note("not shrunk: every attempt would hang again")
+        raise hung.violation from None

@@ -79,7 +79,8 @@ def wire_profile(rule_id: str) -> Callable[[Callable[..., None]], Callable[..., 
 
     def mark(test: Callable[..., None]) -> Callable[..., None]:
         test.lifecycle_targets = sse_targets  # type: ignore[attr-defined]
-        return pytest.mark.rule(rule_id)(test)
+        marked: Callable[..., None] = pytest.mark.rule(rule_id)(test)
+        return marked
 
     return mark
 
@@ -204,12 +205,16 @@ class Connection:
             f"kit waited for {self._waiting_for} (last id received: {self.cursor!r}; {self!r})"
         )
 
-    def next_message(self, waiting_for: str) -> Received | None:
-        """The next message (``None`` once the response ended), within the kit timeout."""
+    def deadline(self) -> float:
+        """When a wait that starts now runs out: the kit timeout from now."""
+        return time.monotonic() + self.wire.kit.timeout
+
+    def next_message(self, waiting_for: str, deadline: float | None = None) -> Received | None:
+        """The next message (``None`` once the response ended), by *deadline* (default: the kit timeout)."""
         import httpx
 
         self._waiting_for = waiting_for
-        self._deadline = time.monotonic() + self.wire.kit.timeout
+        self._deadline = self.deadline() if deadline is None else deadline
         if self.ended:
             return None
         try:
@@ -229,10 +234,11 @@ class Connection:
         self.wire.kit.note(f"read {message.describe()}")
         return message
 
-    def next_event(self, waiting_for: str) -> Received | None:
+    def next_event(self, waiting_for: str, deadline: float | None = None) -> Received | None:
         """The next message that carries an emitted event; ``None`` once the response ended."""
+        deadline = self.deadline() if deadline is None else deadline
         while True:
-            message = self.next_message(waiting_for)
+            message = self.next_message(waiting_for, deadline)
             if message is None or message.is_event:
                 return message
 
@@ -361,7 +367,8 @@ class Wire:
                 f"GET /streams/{stream_id}/events (Last-Event-ID: {last_event_id!r}) answered "
                 f"{response.status_code} {kind or 'without a content type'}, expected 200 text/event-stream"
             )
-        connection = Connection(self, stream_id, response, last_event_id, len(self._connections) + 1)
+        number = 1 + sum(1 for c in self._connections if c.stream_id == stream_id)
+        connection = Connection(self, stream_id, response, last_event_id, number)
         self._connections.append(connection)
         return connection
 
@@ -443,9 +450,12 @@ def open_wire(kit: Kit) -> Iterator[Wire]:
     import httpx
 
     with contextlib.ExitStack() as stack:
+        served = url is None
         if url is None:
             url = stack.enter_context(_served(kit))
-        client = httpx.Client(base_url=url, timeout=httpx.Timeout(kit.timeout))
+        # A server the kit runs on 127.0.0.1 is reached directly, whatever the
+        # environment's proxy settings; a URL is reached as the user's tools would.
+        client = httpx.Client(base_url=url, timeout=httpx.Timeout(kit.timeout), trust_env=not served)
         wire = Wire(kit, kit.provider.name, url, client)
         stack.callback(wire.close)
         try:

@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Final, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Final, Generic, NoReturn, TypeVar, final
 
 from .errors import RuleViolation
 from .parking import _Watch
@@ -51,7 +51,7 @@ from .parking import _Watch
 if TYPE_CHECKING:
     from .kit import Kit
 
-__all__ = ["LoopDriver", "Pending", "where_is"]
+__all__ = ["LoopDriver", "LoopHung", "Pending", "ProviderCancelled", "where_is"]
 
 T = TypeVar("T")
 
@@ -162,7 +162,10 @@ class _Executor(concurrent.futures.ThreadPoolExecutor):
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        inner = getattr(fn, "func", fn)  # to_thread wraps the function in a partial
+        inner: Any = fn
+        while hasattr(inner, "func"):  # to_thread: partial(context.run, function, ...)
+            args_ = getattr(inner, "args", ())
+            inner = args_[0] if getattr(inner.func, "__name__", "") == "run" and args_ else inner.func
         job = _Job(getattr(inner, "__qualname__", None) or repr(inner))
         key = next(self._ids)
         with self._lock_:
@@ -258,6 +261,10 @@ class Pending(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<Pending {self.what} {'done' if self.done else 'pending'}>"
+
+
+class LoopHung(RuleViolation):
+    """The kit waited its whole timeout for the loop (a hang: not worth shrinking)."""
 
 
 class ProviderCancelled(RuleViolation):
@@ -431,7 +438,7 @@ class LoopDriver:
                 hub.cond.wait(min(left, SAMPLE_INTERVAL) if hub.inflight else left)  # safety-net
         self._hung(what, busy)
 
-    def _hung(self, what: str, busy: list[str] | None = None) -> None:
+    def _hung(self, what: str, busy: list[str] | None = None) -> NoReturn:
         __tracebackhide__ = True
         frame = sys._current_frames().get(self._thread.ident or -1)
         with self._hub.cond:
@@ -446,8 +453,10 @@ class LoopDriver:
             state = f"a thread the provider handed work to is still busy ({', '.join(busy or jobs)})"
         else:
             state = "every task is waiting and nothing will wake them"
-        self.kit.fail(
-            f"{self.name}: waited {self.kit.timeout:g}s for {what} ({state}; --lifecycle-timeout)"
+        raise LoopHung(
+            self.kit.rule.id,
+            f"{self.name}: waited {self.kit.timeout:g}s for {what} ({state}; --lifecycle-timeout) "
+            f"after {self.kit.steps()}",
         )
 
     @property

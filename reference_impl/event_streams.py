@@ -72,6 +72,7 @@ __all__ = [
     "StreamLocked",
     "StreamNotFound",
     "StreamRegistry",
+    "Subscriber",
     "factory",
     "memory_factory",
 ]
@@ -201,8 +202,7 @@ class MemoryStorage:
 # -- streams ------------------------------------------------------------------------
 
 
-@final
-class _Subscriber:
+class Subscriber:
     """One ``subscribe()``: its own queue, filled by the stream (ST-04)."""
 
     def __init__(self, stream: EventStream, after: int | None, history: list[Event]) -> None:
@@ -228,7 +228,7 @@ class _Subscriber:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    def __aiter__(self) -> _Subscriber:
+    def __aiter__(self) -> Subscriber:
         return self
 
     async def __anext__(self) -> Payload:
@@ -256,9 +256,10 @@ class _Subscriber:
         self._stream._subscribers.discard(self)
 
 
-@final
 class EventStream:
     """One append-only stream of a registry."""
+
+    subscriber_class: type[Subscriber] = Subscriber
 
     def __init__(self, registry: StreamRegistry, stream_id: str, loaded: Loaded) -> None:
         self.id: Final = stream_id
@@ -270,7 +271,7 @@ class EventStream:
         self._closed_at = loaded.closed_at
         self._gone = False
         self._lock = asyncio.Lock()
-        self._subscribers: weakref.WeakSet[_Subscriber] = weakref.WeakSet()
+        self._subscribers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
 
     # -- state --------------------------------------------------------------------
 
@@ -347,7 +348,7 @@ class EventStream:
         """
         after = check_after(after)
         self._require()
-        subscriber = _Subscriber(self, after, self._live_history())
+        subscriber = self.subscriber_class(self, after, self._live_history())
         if self._closed:
             subscriber.end()
         else:
@@ -377,6 +378,10 @@ class EventStream:
 
 class StreamRegistry:
     """Streams by id: ``get_or_create``, ``get``, ``delete`` (ST-08)."""
+
+    stream_class: type[EventStream] = EventStream
+    #: Refuses ids with ``/``, ``\\``, NUL or ``..`` (ST-12).
+    check_id = staticmethod(check_id)
 
     def __init__(
         self, storage: Storage, *, cursor_fn: CursorFn, ttl_seconds: float | None = None, clock: Clock | None = None,
@@ -425,7 +430,7 @@ class StreamRegistry:
         found = await self.storage.lookup(stream_id)
         if found is None or found == "gone":
             return found
-        stream = EventStream(self, stream_id, found)
+        stream = self.stream_class(self, stream_id, found)
         if stream._expired(self.clock()):
             await self.storage.tombstone(stream_id)
             return "gone"
@@ -434,19 +439,19 @@ class StreamRegistry:
 
     async def get_or_create(self, stream_id: str) -> EventStream:
         """The stream *stream_id*; a fresh, empty one if there is none or it is gone."""
-        check_id(stream_id)
+        self.check_id(stream_id)
         async with self._lock:
             found = await self._find(stream_id)
             if isinstance(found, EventStream):
                 return found
             await self.storage.create(stream_id)
-            stream = EventStream(self, stream_id, Loaded([], False))
+            stream = self.stream_class(self, stream_id, Loaded([], False))
             self._streams[stream_id] = stream
             return stream
 
     async def get(self, stream_id: str) -> EventStream:
         """The stream *stream_id*; :class:`StreamNotFound` or :class:`StreamGone` otherwise."""
-        check_id(stream_id)
+        self.check_id(stream_id)
         async with self._lock:
             found = await self._find(stream_id)
         if found is None:
@@ -457,7 +462,7 @@ class StreamRegistry:
 
     async def delete(self, stream_id: str) -> None:
         """Delete *stream_id*, leaving a tombstone; idempotent."""
-        check_id(stream_id)
+        self.check_id(stream_id)
         async with self._lock:
             found = await self._find(stream_id)
             if found is None or found == "gone":
@@ -468,7 +473,6 @@ class StreamRegistry:
                 found._mark_gone()
 
 
-@final
 class MemoryStreamRegistry(StreamRegistry):
     """Streams in memory (not durable)."""
 
@@ -550,13 +554,14 @@ class _Log:
             self.fd = -1
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):  # at interpreter exit the module may be half gone
+            self.close()
 
 
 #: Logs this process holds, by (device, inode): a new instance on the same
 #: directory (a restart) takes them over from the instance it replaces.
 _HELD: dict[tuple[int, int], _Log] = {}
-_HELD_LOCK: Final = threading.Lock()
+_HELD_LOCK: Final = threading.RLock()  # a _Log collected while held closes itself
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -567,7 +572,6 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-@final
 class FileStorage:
     """One append-only log per stream under *directory*, and tombstones.
 
@@ -697,14 +701,16 @@ class FileStorage:
         await asyncio.to_thread(self._tombstone, stream_id)
 
 
-@final
 class FileStreamRegistry(StreamRegistry):
     """Streams backed by append-only logs under *directory* (durable)."""
+
+    storage_class: type[FileStorage] = FileStorage
 
     def __init__(
         self, directory: Path | str, *, cursor_fn: CursorFn, ttl_seconds: float | None = None, clock: Clock | None = None,
     ) -> None:
-        super().__init__(FileStorage(Path(directory)), cursor_fn=cursor_fn, ttl_seconds=ttl_seconds, clock=clock)
+        storage = self.storage_class(Path(directory))
+        super().__init__(storage, cursor_fn=cursor_fn, ttl_seconds=ttl_seconds, clock=clock)
 
 
 # -- factories --------------------------------------------------------------------------

@@ -31,7 +31,8 @@ provider = Provider(
     checkpoint_store=checkpoint.factory,
     keyed_locks=keyed_locks.factory,
     event_streams=event_streams.factory,
-    capabilities={"eviction", "durable", "tombstones"},
+    # sse: its registry, served by the reference SSE server (reference_impl.sse).
+    capabilities={"eviction", "durable", "tombstones", "sse"},
     # The exception classes of event_streams (§4), by the contract's names.
     options={"event_streams": event_streams.ERRORS},
 )

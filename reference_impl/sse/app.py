@@ -68,7 +68,7 @@ def parse_cursor(value: str, where: str) -> int:
 
 
 class Wire:
-    """How messages are written: one instance per response.
+    """How one response finds its stream, resumes and writes its messages.
 
     Subclasses change one behaviour (the mutants of the wire suite do).
     """
@@ -84,6 +84,10 @@ class Wire:
     def gone(self) -> str:
         """The stream was deleted under the response: a control message without ``id:``."""
         return "event: gone\ndata: {}\n\n"
+
+    async def find(self, registry: Any, stream_id: str) -> Any:
+        """The stream a GET reads: *not found* and *gone* propagate (SSE-03)."""
+        return await registry.get(stream_id)
 
     def after(self, last_event_id: int | None) -> int | None:
         """The ``after=`` cursor of a request that resumes from *last_event_id* (SSE-02)."""
@@ -180,7 +184,7 @@ class _App:
         stream_id = request.path_params["id"]
         wire = self.wire()
         after = wire.after(self.resume_point(request))
-        stream = await self.call(f"stream {stream_id!r}", lambda: self.registry.get(stream_id))
+        stream = await self.call(f"stream {stream_id!r}", lambda: wire.find(self.registry, stream_id))
 
         async def subscribe() -> AsyncIterator[Payload]:
             return stream.subscribe(after=after)  # type: ignore[no-any-return]

@@ -18,7 +18,7 @@ import uvicorn
 __all__ = ["ServerThread", "bind", "main", "uvicorn_server"]
 
 #: Seconds a stopping server waits for open responses before it cancels them.
-GRACE: Final = 2.0
+GRACE: Final = 2
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

@@ -1,0 +1,1 @@
+"""Mutants of the stream-resume contract (§4)."""
