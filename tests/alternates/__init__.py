@@ -17,13 +17,10 @@ rule *passed*, MUSTs and SHOULDs alike, serial and under ``pytest -n 2``.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Mapping
 
-from pytest_lifecycle import CONTRACTS
+from .._providers import provider_modules
 
 
 @dataclass(frozen=True)
@@ -37,18 +34,8 @@ class Alternate:
 
 def all_alternates() -> list[Alternate]:
     """Every alternate-reading provider under ``tests/alternates/<contract>/``."""
-    found = []
-    for contract in CONTRACTS:
-        try:
-            package: ModuleType = importlib.import_module(f"{__name__}.{contract}")
-        except ModuleNotFoundError:
-            continue
-        for info in pkgutil.iter_modules(package.__path__):
-            if info.name.startswith("_"):
-                continue
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            found.append(
-                Alternate(contract, info.name, module.__name__, dict(getattr(module, "CHOICES", {})),
-                          (module.__doc__ or "").strip())
-            )
-    return found
+    return [
+        Alternate(contract, module.__name__.rsplit(".", 1)[1], module.__name__, dict(getattr(module, "CHOICES", {})),
+                  (module.__doc__ or "").strip())
+        for contract, module in provider_modules(__name__)
+    ]

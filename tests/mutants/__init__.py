@@ -15,12 +15,9 @@ and asserts that each rule in ``BREAKS`` is reported *failed* (each in
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
-from types import ModuleType
 
-from pytest_lifecycle import CONTRACTS
+from .._providers import provider_modules
 
 
 @dataclass(frozen=True)
@@ -39,18 +36,8 @@ class Mutant:
 
 def all_mutants() -> list[Mutant]:
     """Every mutant module under ``tests/mutants/<contract>/``."""
-    found = []
-    for contract in CONTRACTS:
-        try:
-            package: ModuleType = importlib.import_module(f"{__name__}.{contract}")
-        except ModuleNotFoundError:
-            continue
-        for info in pkgutil.iter_modules(package.__path__):
-            if info.name.startswith("_"):
-                continue
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            found.append(
-                Mutant(contract, info.name, module.__name__, tuple(getattr(module, "BREAKS", ())),
-                       (module.__doc__ or "").strip(), tuple(getattr(module, "NON_STRICT", ())))
-            )
-    return found
+    return [
+        Mutant(contract, module.__name__.rsplit(".", 1)[1], module.__name__, tuple(getattr(module, "BREAKS", ())),
+               (module.__doc__ or "").strip(), tuple(getattr(module, "NON_STRICT", ())))
+        for contract, module in provider_modules(__name__)
+    ]
