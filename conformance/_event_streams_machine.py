@@ -111,6 +111,8 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
     durable = kit.provider.claims_capability("durable")
     tombstones = kit.provider.claims_capability("tombstones")
     ids = st.sampled_from(IDS)
+    # after=: everything, from the start, or relative to the last cursor.
+    AFTERS = st.sampled_from([None, 0, -3, -1, 2])
 
     class EventStreamsMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -130,6 +132,7 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             self.registry = self._guard(streams.new)
             for stream_id in IDS:
                 self.get_or_create(stream_id)
+            self.restarted = False
 
         def _guard(self, step: Any, *args: Any) -> Any:
             try:
@@ -163,7 +166,10 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
 
         # -- registry steps -------------------------------------------------------
 
-        @rule(stream_id=ids)
+        @rule(stream_id=ids, call=st.sampled_from(["get_or_create", "get", "delete", "get_or_create", "get"]))
+        def registry_call(self, stream_id: str, call: str) -> None:
+            getattr(self, call)(stream_id)
+
         def get_or_create(self, stream_id: str) -> None:
             state = self._state(stream_id)
             if state == "open":
@@ -179,7 +185,6 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             what = f"{handle}.last_cursor() after get_or_create ({'a fresh stream' if life.last is None else 'the existing stream'})"
             kit.expect(self._guard(handle.last_cursor), life.last, what)
 
-        @rule(stream_id=ids)
         def get(self, stream_id: str) -> None:
             state = self._state(stream_id)
             assert self.registry is not None
@@ -197,7 +202,6 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
                 self.handles[stream_id] = (handle, life)
                 kit.expect(self._guard(handle.last_cursor), life.last, f"{handle}.last_cursor() after get")
 
-        @rule(stream_id=ids)
         def delete(self, stream_id: str) -> None:
             state = self._state(stream_id)
             assert self.registry is not None
@@ -225,8 +229,13 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
                 return None  # no handle on this life of the id
             return found
 
-        @rule(stream_id=ids, gap=st.integers(1, 3), close=st.booleans())
-        def emit(self, stream_id: str, gap: int, close: bool) -> None:
+        @rule(stream_id=ids, gaps=st.lists(st.integers(1, 3), min_size=1, max_size=5))
+        def emit(self, stream_id: str, gaps: list[int]) -> None:
+            for gap in gaps:
+                self._emit(stream_id, gap, close=False)
+
+
+        def _emit(self, stream_id: str, gap: int, *, close: bool) -> None:
             found = self._handle(stream_id)
             if found is None:
                 return
@@ -241,12 +250,18 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
                 life.events.append(Ev(seq, self.now, payload))
                 if close:
                     life.closed_at = self.now
+                self.reads_match_the_model()  # each event of a burst is checked as it goes out
                 return
             kinds = {"closed": ("closed",), "deleted": GONE_OR_NOT_FOUND}.get(state, ("closed", *GONE_OR_NOT_FOUND))
             self._expect_kinds(kinds, lambda: handle.emit(payload, close=close), what)
 
-        @rule(stream_id=ids)
-        def close(self, stream_id: str) -> None:
+        @rule(stream_id=ids, last=st.one_of(st.none(), st.integers(1, 3)), now=st.integers(0, 2))
+        def close(self, stream_id: str, last: int | None, now: int) -> None:
+            """``close()``, or ``emit(x, close=True)`` with a *last* event."""
+            if now:
+                return  # drawn 1 time in 3: closed streams have little left to deliver
+            if last is not None:
+                return self._emit(stream_id, last, close=True)
             found = self._handle(stream_id)
             if found is None:
                 return
@@ -265,14 +280,24 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
                     kit.fail(f"{handle}.close() on a {state} stream raised {type(exc).__name__}: {exc}")
 
         @precondition(lambda self: len(self.subs) < MAX_SUBSCRIBERS)
-        @rule(stream_id=ids, after=st.one_of(st.none(), st.integers(-1, 3)))
+        @rule(stream_id=ids, after=AFTERS)
         def subscribe(self, stream_id: str, after: int | None) -> None:
+            """``subscribe(after=...)`` around the end of the stream; the first read comes later."""
+            self._subscribe(stream_id, after, read_now=False)
+
+        @precondition(lambda self: len(self.subs) < MAX_SUBSCRIBERS)
+        @rule(stream_id=ids, after=AFTERS)
+        def subscribe_reading(self, stream_id: str, after: int | None) -> None:
+            """``subscribe(after=...)`` and a read at once: what follows is live."""
+            self._subscribe(stream_id, after, read_now=True)
+
+        def _subscribe(self, stream_id: str, after: int | None, *, read_now: bool) -> None:
             found = self._handle(stream_id)
             if found is None:
                 return
             handle, life = found
             state = self._state(stream_id)
-            if after is not None:
+            if after is not None and after != 0:
                 after += life.last or 0  # around the end of the stream: behind it, at it, beyond it
             if state == "deleted":
                 self._expect_kinds(GONE_OR_NOT_FOUND, lambda: handle.subscribe(after),
@@ -287,6 +312,8 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
                     raise
                 return
             self.subs.append(Sub(sub, stream_id, life, after, self.now, position=after))
+            if read_now:  # else the first read comes later: events meanwhile are history or live
+                self.read(len(self.subs) - 1)
 
         @precondition(lambda self: bool(self.subs))
         @rule(index=st.integers(0, MAX_SUBSCRIBERS - 1))
@@ -303,13 +330,19 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             kit.note(f"clock +{seconds}s")
 
         @precondition(lambda self: durable)
-        @rule()
-        def restart(self) -> None:
+        @rule(now=st.integers(0, 3))
+        def restart(self, now: int) -> None:
+            if now:
+                return  # drawn 1 time in 4
             assert self.registry is not None
             self._drop_subs()
             self.handles.clear()
             self.restarted = True
             self.registry = self._guard(streams.restart, self.registry)
+            # The restarted server finds its streams again (ST-10: same events, same state).
+            for stream_id in IDS:
+                if self._state(stream_id) in ("active", "closed"):
+                    self.get(stream_id)
 
         # -- after every step -----------------------------------------------------
 
@@ -383,6 +416,9 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             s.position = match.seq
 
         def teardown(self) -> None:
+            import os
+            if os.environ.get("ST13_DEBUG"):
+                print("EXAMPLE:", kit.steps(300))
             self._drop_subs()
 
     return EventStreamsMachine

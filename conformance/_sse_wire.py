@@ -158,17 +158,25 @@ class _Deadlined:
 
     httpx's read timeout bounds each socket read; comments arriving more
     often than that must not keep a client waiting for an event forever.
+    Every ``iter_*`` method (httpx-sse reads ``iter_lines`` or ``iter_text``,
+    depending on its version) checks the deadline; the rest passes through.
     """
 
     def __init__(self, response: httpx.Response, connection: Connection) -> None:
-        self.headers = response.headers
         self._response = response
         self._connection = connection
 
-    def iter_text(self) -> Iterator[str]:
-        for chunk in self._response.iter_text():
-            self._connection.check_deadline()
-            yield chunk
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._response, name)
+        if not name.startswith("iter_") or not callable(attr):
+            return attr
+
+        def deadlined(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            for chunk in attr(*args, **kwargs):
+                self._connection.check_deadline()
+                yield chunk
+
+        return deadlined
 
 
 class Connection:
@@ -190,6 +198,7 @@ class Connection:
         self._sse = EventSource(_Deadlined(response, self)).iter_sse()  # type: ignore[arg-type]
         self._deadline = 0.0
         self._waiting_for = ""
+        self._had_id = False
 
     def __repr__(self) -> str:
         return f"connection {self.number} to {self.stream_id!r} (Last-Event-ID: {self.resumed_from!r})"
@@ -227,9 +236,13 @@ class Connection:
             self._silent()
         except httpx.HTTPError as exc:
             self.wire.kit.fail(f"{self!r} broke while the kit waited for {waiting_for}: {type(exc).__name__}: {exc}")
+        # httpx-sse's decoder starts each response with an empty last id;
+        # an EventSource keeps the one it resumed with until an id: comes.
+        self._had_id = self._had_id or sse.id != ""
+        after = sse.id if self._had_id else self.cursor
         seq, payload, encodings = _decode(sse.data, self.wire.emitted_by_seq(self.stream_id))
-        message = Received(sse.event, sse.data, self.cursor, sse.id, seq, payload, encodings)
-        self.cursor = sse.id
+        message = Received(sse.event, sse.data, self.cursor, after, seq, payload, encodings)
+        self.cursor = after
         self.messages.append(message)
         self.wire.kit.note(f"read {message.describe()}")
         return message

@@ -15,6 +15,10 @@ from typing import Any
 import pytest
 
 httpx = pytest.importorskip("httpx", reason="the sse extra is not installed: pip install 'pytest-lifecycle[sse]'")
+# httpx imports httpcore at its first request and caches httpcore's exception
+# classes; imported here too, so that in-process pytester runs (which drop the
+# modules a run imports) do not leave httpx mapping a dropped httpcore's.
+import httpcore  # noqa: E402, F401
 pytest.importorskip("starlette", reason="the sse extra is not installed: pip install 'pytest-lifecycle[sse]'")
 pytest.importorskip("uvicorn", reason="the sse extra is not installed: pip install 'pytest-lifecycle[sse]'")
 

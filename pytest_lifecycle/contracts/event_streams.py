@@ -164,7 +164,6 @@ class Subscriber:
         """Start the next ``__anext__`` (or return the one still waiting); the loop is then idle."""
         if self.current is not None and not self.current.done:
             return self.current
-        kit = self.stream.kit
         raw = self.raw
 
         async def step() -> Any:
@@ -175,8 +174,6 @@ class Subscriber:
 
         pending = self.stream.driver.start(step, f"{self.label}.__anext__() of stream {self.stream.id!r}")
         self.current = Read(self, pending)
-        if pending.done:
-            kit.note(f"{self.label}: next {self.current.describe()}")
         return self.current
 
     def cancel(self) -> None:
