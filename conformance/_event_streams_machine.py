@@ -112,7 +112,7 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
     tombstones = kit.provider.claims_capability("tombstones")
     ids = st.sampled_from(IDS)
     # after=: everything, from the start, or relative to the last cursor.
-    AFTERS = st.sampled_from([None, 0, -3, -1, 2])
+    afters = st.sampled_from([None, 0, -3, -1, 2])
 
     class EventStreamsMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -126,12 +126,20 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
 
         # -- plumbing -------------------------------------------------------------
 
-        @initialize()
-        def start(self) -> None:
+        @initialize(
+            history=st.lists(st.integers(0, 4), min_size=len(IDS), max_size=len(IDS)),
+            subscribers=st.lists(st.tuples(ids, afters, st.booleans()), max_size=3),
+        )
+        def start(self, history: list[int], subscribers: list[tuple[str, int | None, bool]]) -> None:
+            """A fresh registry with both streams, some events, and subscribers (reading or not)."""
             kit.restart_trace("a fresh registry")
             self.registry = self._guard(streams.new)
-            for stream_id in IDS:
+            for stream_id, events in zip(IDS, history):
                 self.get_or_create(stream_id)
+                if events:
+                    self.emit(stream_id, [1] * events)
+            for stream_id, after, read_now in subscribers:
+                self._subscribe(stream_id, after, read_now=read_now)
             self.restarted = False
 
         def _guard(self, step: Any, *args: Any) -> Any:
@@ -280,13 +288,13 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
                     kit.fail(f"{handle}.close() on a {state} stream raised {type(exc).__name__}: {exc}")
 
         @precondition(lambda self: len(self.subs) < MAX_SUBSCRIBERS)
-        @rule(stream_id=ids, after=AFTERS)
+        @rule(stream_id=ids, after=afters)
         def subscribe(self, stream_id: str, after: int | None) -> None:
             """``subscribe(after=...)`` around the end of the stream; the first read comes later."""
             self._subscribe(stream_id, after, read_now=False)
 
         @precondition(lambda self: len(self.subs) < MAX_SUBSCRIBERS)
-        @rule(stream_id=ids, after=AFTERS)
+        @rule(stream_id=ids, after=afters)
         def subscribe_reading(self, stream_id: str, after: int | None) -> None:
             """``subscribe(after=...)`` and a read at once: what follows is live."""
             self._subscribe(stream_id, after, read_now=True)
@@ -416,10 +424,24 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             s.position = match.seq
 
         def teardown(self) -> None:
-            import os
-            if os.environ.get("ST13_DEBUG"):
-                print("EXAMPLE:", kit.steps(300))
-            self._drop_subs()
+            try:
+                self._drain()
+            finally:
+                self._drop_subs()
+
+        def _drain(self) -> None:
+            """At the end, every subscriber reads on until it waits or ends: nothing may be missing."""
+            if self.registry is None:
+                return
+            for s in list(self.subs):
+                for _ in range(64):
+                    if s not in self.subs or (s.sub.current is not None and not s.sub.current.done):
+                        break
+                    if s.sub.current is None:
+                        if s.first_read_at is None:
+                            s.first_read_at = self.now
+                        self._guard(s.sub.read)
+                    self._check(s)
 
     return EventStreamsMachine
 

@@ -36,24 +36,25 @@ from pytest_lifecycle import Kit
 from pytest_lifecycle.contracts.event_streams import END, TTL_SECONDS, Streams, event
 
 from ._event_streams_durable import (
+    test_st10_crash_inside_emit_with_close_keeps_it_atomic,
     test_st10_emit_returns_after_the_event_is_durable,
     test_st10_restart_brings_back_events_cursors_and_state,
     test_st10_sigkill_of_a_writer_loses_no_emitted_event,
     test_st11_corrupt_middle_record_is_a_clear_error,
     test_st11_second_writer_is_refused,
     test_st11_torn_last_record_is_dropped,
+    test_st11_write_cut_at_byte_offset,
 )
 from ._event_streams_machine import test_st13_model_conformance
 from ._event_streams_sse import *  # noqa: F403  (the SSE wire profile, SSE-01..SSE-04)
 from ._event_streams_sse import __all__ as _SSE_TESTS
 from ._event_streams_support import (
-    GONE_OR_NOT_FOUND,
+    check_read,
     deleted_kinds,
     emit_all,
     expect_items,
     expect_next,
     expect_waiting,
-    check_read,
     raises_gone,
 )
 
@@ -80,11 +81,13 @@ __all__ = [
     "test_st09_handed_out_events_are_not_recalled",
     "test_st09_expired_closed_stream_is_gone",
     "test_st10_emit_returns_after_the_event_is_durable",
+    "test_st10_crash_inside_emit_with_close_keeps_it_atomic",
     "test_st10_restart_brings_back_events_cursors_and_state",
     "test_st10_sigkill_of_a_writer_loses_no_emitted_event",
     "test_st11_torn_last_record_is_dropped",
     "test_st11_corrupt_middle_record_is_a_clear_error",
     "test_st11_second_writer_is_refused",
+    "test_st11_write_cut_at_byte_offset",
     "test_st12_ids_cannot_escape_the_directory",
     "test_st13_model_conformance",
 ]

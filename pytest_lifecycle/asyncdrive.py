@@ -24,6 +24,11 @@ How idleness is known, without sleeping:
   a kit gate counts as parked (the loop is idle around it); a job that runs
   (an fsync) is waited for.
 
+The kit can also step through thread work: after :meth:`LoopDriver.hold_jobs`
+every job waits at its start until :meth:`LoopDriver.admit_job` lets it run,
+so between two writes of one call the loop is idle and the kit can look (a
+crash image of the directory, a new subscriber).
+
 Wall-clock time is only a safety net (the kit timeout): a call that does not
 finish, a loop blocked by synchronous code, or a thread that never parks
 fails the rule under test with what was waited for and where the loop is.
@@ -109,7 +114,7 @@ class _Hub:
 
 
 @final
-class _IdleSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _IdleSelector(selectors.DefaultSelector):
     """The loop's selector: it records when the loop has nothing to do."""
 
     def __init__(self, hub: _Hub) -> None:
@@ -118,7 +123,7 @@ class _IdleSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout is not None and timeout <= 0:
-            return super().select(0)  # type: ignore[no-any-return]
+            return super().select(0)
         hub = self._hub
         with hub.cond:
             seen = hub.wakes
@@ -130,7 +135,7 @@ class _IdleSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
                 hub.idle, hub.idle_wakes = True, seen
                 hub.cond.notify_all()
         try:
-            return super().select(timeout)  # type: ignore[no-any-return]
+            return super().select(timeout)
         finally:
             with hub.cond:
                 hub.idle = False
@@ -138,12 +143,15 @@ class _IdleSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 
 @final
 class _Job:
-    __slots__ = ("what", "watch", "parked_since")
+    __slots__ = ("what", "watch", "parked_since", "held", "admitted")
 
     def __init__(self, what: str) -> None:
         self.what = what
         self.watch = _Watch()
         self.parked_since: float | None = None
+        #: Waiting for the kit to admit it (see :meth:`LoopDriver.hold_jobs`).
+        self.held = False
+        self.admitted = False
 
 
 @final
@@ -190,6 +198,7 @@ class _Executor(concurrent.futures.ThreadPoolExecutor):
                 return
             key, job, future, fn, args, kwargs = item
             try:
+                self._wait_admitted(job)
                 if future.set_running_or_notify_cancel():
                     try:
                         result = job.watch.run(fn, *args, **kwargs)
@@ -206,7 +215,23 @@ class _Executor(concurrent.futures.ThreadPoolExecutor):
                 with self._lock_:
                     self._idle_workers += 1
 
+    #: Jobs wait to be admitted before they run (the kit steps through them).
+    holding = False
+
+    def _wait_admitted(self, job: _Job) -> None:
+        hub = self._hub_
+        with hub.cond:
+            while self.holding and not job.admitted and not self._down:
+                if not job.held:
+                    job.held = True
+                    hub.cond.notify_all()
+                hub.cond.wait()
+            job.held = False
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._hub_.cond:
+            self.holding = False
+            self._hub_.cond.notify_all()
         with self._lock_:
             if self._down:
                 return
@@ -323,7 +348,7 @@ class LoopDriver:
         (pending,) = self.start_many([(make, what)])
         return pending
 
-    def start_many(self, calls: list[tuple[Callable[[], Awaitable[Any]], str]]) -> list[Pending[Any]]:
+    def start_many(self, calls: list[tuple[Callable[[], Awaitable[Any]], str]], *, settle: bool = True) -> list[Pending[Any]]:
         """Start every ``await make()`` in one loop step (in order), then run the loop until idle."""
         __tracebackhide__ = True
         started = [self._task(make, what) for make, what in calls]
@@ -333,7 +358,8 @@ class LoopDriver:
                 pending.task = self.loop.create_task(body(), name=f"lifecycle: {pending.what}")
 
         self._submit(begin)
-        self.settle(f"{', '.join(p.what for p, _ in started)} to finish or wait")
+        if settle:
+            self.settle(f"{', '.join(p.what for p, _ in started)} to finish or wait")
         return [p for p, _ in started]
 
     def _task(self, make: Callable[[], Awaitable[Any]], what: str) -> tuple[Pending[Any], Callable[[], Any]]:
@@ -365,9 +391,15 @@ class LoopDriver:
     def run(self, make: Callable[[], Awaitable[T]], what: str) -> T:
         """``await make()`` on the loop: wait until it finishes, then until idle; its result."""
         __tracebackhide__ = True
-        pending = self.start(make, what)
-        self.finish(pending)
+        pending = self.complete(make, what)
         return pending.result()
+
+    def complete(self, make: Callable[[], Awaitable[T]], what: str) -> Pending[T]:
+        """Start ``await make()``, wait until it finishes, then until the loop is idle; the finished handle."""
+        __tracebackhide__ = True
+        (pending,) = self.start_many([(make, what)], settle=False)
+        self.finish(pending)
+        return pending
 
     def finish(self, pending: Pending[Any], why: str = "") -> None:
         """Wait for *pending* to finish (the kit timeout is a safety net), then until idle."""
@@ -397,7 +429,11 @@ class LoopDriver:
             return
         self._kit_cancelled.add(id(pending))
         task = pending.task
-        self._submit(lambda: task.cancel())
+
+        def cancel() -> None:
+            task.cancel()
+
+        self._submit(cancel)
         self.settle(f"{pending.what} to be cancelled")
 
     # -- idleness ----------------------------------------------------------------------
@@ -410,6 +446,8 @@ class LoopDriver:
         now = time.monotonic()
         busy = []
         for job in hub.inflight.values():
+            if job.held:
+                continue  # held by the kit itself
             if job.watch.parked():
                 job.parked_since = job.parked_since or now
                 if now - job.parked_since >= PARK_SETTLE:
@@ -458,6 +496,37 @@ class LoopDriver:
             f"{self.name}: waited {self.kit.timeout:g}s for {what} ({state}; --lifecycle-timeout) "
             f"after {self.kit.steps()}",
         )
+
+    # -- stepping through thread work --------------------------------------------------
+
+    def hold_jobs(self) -> None:
+        """From now on, each job handed to a thread waits until :meth:`admit_job` lets it run."""
+        with self._hub.cond:
+            self._executor.holding = True
+
+    def held_jobs(self) -> list[str]:
+        with self._hub.cond:
+            return [j.what for j in self._hub.inflight.values() if j.held]
+
+    def admit_job(self) -> bool:
+        """Let one held job run, then run the loop until idle; ``False`` if none was held."""
+        __tracebackhide__ = True
+        with self._hub.cond:
+            held = [j for j in self._hub.inflight.values() if j.held]
+            if not held:
+                return False
+            held[0].held, held[0].admitted = False, True  # the oldest first
+            self._hub.cond.notify_all()
+        self._hub.bump()
+        self.settle("an admitted thread job to finish")
+        return True
+
+    def release_jobs(self) -> None:
+        """Stop holding jobs: every held and later one runs."""
+        with self._hub.cond:
+            self._executor.holding = False
+            self._hub.cond.notify_all()
+        self._hub.bump()
 
     @property
     def busy_jobs(self) -> list[str]:

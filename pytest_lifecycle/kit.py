@@ -330,7 +330,8 @@ class Kit:
             except BaseException as exc:  # reported below, after every cleanup ran
                 errors.append(exc)
         stuck = self.runner.close(HUNG_GRACE if failed else None)
-        self.abandoned = [f"{t.thread_name or 'lifecycle-call'}: {t.what}" for t in stuck]
+        # Cleanups (an event loop's thread, say) may have named some already.
+        self.abandoned += [f"{t.thread_name or 'lifecycle-call'}: {t.what}" for t in stuck]
         self.abandoned += [
             f"{t.name}: started by the provider, still running after the test"
             for t in threading.enumerate()

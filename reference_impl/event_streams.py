@@ -605,15 +605,8 @@ class FileStorage:
                 os.close(fd)
                 fd = held.fd
                 held.fd = -1
-            elif fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                        raise
-                    raise StreamLocked(
-                        f"stream {stream_id!r}: {path.name} is written by another process (one writer per stream)"
-                    ) from None
+            else:
+                self._lock(fd, stream_id, path)
         except BaseException:
             if fd >= 0:
                 os.close(fd)
@@ -623,6 +616,27 @@ class FileStorage:
         self._logs[stream_id] = log
         return log
 
+    def _lock(self, fd: int, stream_id: str, path: Path) -> None:
+        """One writer per stream: refuse a log another process holds (ST-11)."""
+        if fcntl is None:  # pragma: no cover - Windows
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise StreamLocked(
+                f"stream {stream_id!r}: {path.name} is written by another process (one writer per stream)"
+            ) from None
+
+    #: Reads a log: torn last record dropped, damaged earlier one an error (ST-11).
+    decode = staticmethod(decode_log)
+
+    def _drop_torn_tail(self, log: _Log, whole: int) -> None:
+        # New records must follow whole ones, not the remains of a torn one.
+        os.ftruncate(log.fd, whole)
+        os.fsync(log.fd)
+
     def _lookup(self, stream_id: str) -> Loaded | Literal["gone"] | None:
         log_path, gone_path = self._paths(stream_id)
         if gone_path.exists():
@@ -631,10 +645,9 @@ class FileStorage:
             return None
         log = self._logs.get(stream_id) or self._open(stream_id, log_path, create=False)
         data = os.pread(log.fd, os.fstat(log.fd).st_size, 0)
-        records, whole = decode_log(data, str(log_path))
+        records, whole = self.decode(data, str(log_path))
         if whole < len(data):
-            os.ftruncate(log.fd, whole)  # the torn tail goes: new records follow whole ones
-            os.fsync(log.fd)
+            self._drop_torn_tail(log, whole)
         events: list[Event] = []
         closed_at: float | None = None
         for record in records:

@@ -36,3 +36,12 @@ provider = Provider(
     # The exception classes of event_streams (§4), by the contract's names.
     options={"event_streams": event_streams.ERRORS},
 )
+
+#: The in-memory stream registry of the reference (§4), as a provider of its
+#: own: not durable, with tombstones.
+memory_provider = Provider(
+    "reference-memory",
+    event_streams=event_streams.memory_factory,
+    capabilities={"tombstones"},
+    options={"event_streams": event_streams.ERRORS},
+)

@@ -4,8 +4,15 @@ import hypothesis.stateful  # noqa: F401
 import hypothesis.strategies  # noqa: F401
 
 import conformance.checkpoint_store  # noqa: F401
+import conformance.event_streams  # noqa: F401
 import conformance.keyed_locks  # noqa: F401
 import conformance.respawn  # noqa: F401
 import conformance.session_lifecycle  # noqa: F401
+
+try:  # the SSE client, kept across in-process runs (the `sse` extra)
+    import httpcore  # noqa: F401
+    import httpx  # noqa: F401
+except ImportError:
+    pass
 
 pytest_plugins = ["pytester"]

@@ -356,6 +356,10 @@ class Streams:
         self.kit.note("restart")
         return self.new(ctx)
 
+    def fresh_context(self) -> Context:
+        """A context on a new empty directory with the contract's extras."""
+        return self.kit.context("event_streams", **_extras(self.kit))
+
     def context_at(self, path: Path) -> Context:
         """A context on *path* (an existing directory) with the contract's extras."""
         return Context(path, self.kit.clock, contract="event_streams", extras=_extras(self.kit))
@@ -377,8 +381,7 @@ class Streams:
     def run(self, make: Callable[[], Any], text: str) -> Any:
         """Await ``make()`` on the kit's loop, traced: a provider exception is noted and re-raised."""
         __tracebackhide__ = True
-        pending = self.driver.start(make, text)
-        self.driver.finish(pending)
+        pending = self.driver.complete(make, text)
         return self._traced(pending, text)
 
     def call(self, fn: Callable[[], Any], text: str, *, label: str | None = None) -> Any:
@@ -388,8 +391,7 @@ class Streams:
         async def inline() -> Any:
             return fn()
 
-        pending = self.driver.start(inline, text)
-        self.driver.finish(pending)
+        pending = self.driver.complete(inline, text)
         return self._traced(pending, text, label)
 
     def _traced(self, pending: Pending[Any], text: str, label: str | None = None) -> Any:

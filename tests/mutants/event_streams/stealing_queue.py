@@ -9,7 +9,6 @@ subscriber's queue, so each event goes to whichever reads first (ST-04).
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from reference_impl.event_streams import EventStream, FileStreamRegistry, Subscriber

@@ -1,0 +1,35 @@
+"""Mutant: recovery treats a torn last record as corruption and refuses the stream.
+
+After a crash in the middle of an emit, the stream cannot be opened at all:
+the server that restarts after the crash -- the very case recovery is for --
+answers errors for the run's stream until someone edits the file (ST-11).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reference_impl import event_streams as ref
+from reference_impl.event_streams import FileStorage, FileStreamRegistry, StreamCorrupt
+
+from ._base import mutant
+
+BREAKS = ("ST-11",)
+
+
+class StrictStorage(FileStorage):
+    def _lookup(self, stream_id: str) -> Any:
+        log_path, _ = self._paths(stream_id)
+        if log_path.exists():
+            data = log_path.read_bytes()
+            _, whole = ref.decode_log(data, str(log_path))
+            if whole < len(data):
+                raise StreamCorrupt(f"{log_path.name}: damaged record at byte {whole}")  # BUG: a torn tail is expected
+        return super()._lookup(stream_id)
+
+
+class Registry(FileStreamRegistry):
+    storage_class = StrictStorage
+
+
+provider = mutant("mutant-torn-tail-fatal", Registry)
