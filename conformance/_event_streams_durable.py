@@ -36,10 +36,10 @@ import pytest
 from pytest_lifecycle import Kit, RuleViolation
 from pytest_lifecycle.context import Context
 from pytest_lifecycle.contracts.event_streams import Stream, Streams, event
-from pytest_lifecycle.crash import CrashHarness, CrashHarnessError, CrashRun
 from pytest_lifecycle.fileops import FileOps
 
 from . import _event_streams_crash as crash
+from ._crash_child import child_ok, start_harness
 from ._event_streams_support import GONE_OR_NOT_FOUND, check_read, emit_all, expect_items, expect_waiting
 
 __all__ = [
@@ -69,33 +69,6 @@ def _spec(kit: Kit) -> str:
             "select it with --lifecycle-provider module:attribute or an entry point"
         )
     return spec
-
-
-def _harness(kit: Kit, spec: str) -> CrashHarness:
-    try:
-        return CrashHarness([spec.partition(":")[0], crash.__name__], timeout=kit.timeout)
-    except CrashHarnessError as exc:
-        kit.fail(f"cannot start the crash child for provider spec {spec!r}: {exc}")
-
-
-def _child_ok(kit: Kit, harness: CrashHarness, run: CrashRun, reported: object, what: str,
-              died_of: tuple[int, ...] = (signal.SIGKILL,)) -> None:
-    """Fail with the child's own story when it broke for another reason than the kit's kill."""
-    __tracebackhide__ = True
-    end = run.end
-    stderr = harness.tail("stderr", 1500).strip()
-    note = f"\nchild stderr (last lines):\n{stderr}" if stderr else ""
-    if end is None and not reported:
-        run.kill()
-        kit.fail(f"{what}: the child reported nothing within {kit.timeout:g}s{note}")
-    if end is None:
-        return
-    if end.error:
-        kit.fail(f"{what}: the provider in the child raised:\n{end.error}")
-    if not reported:
-        kit.fail(f"{what}: {end.describe()} before it reported{note}")
-    if end.signal not in (None, *died_of) or end.exit_code not in (None, 0):
-        kit.fail(f"{what}: {end.describe()}{note}")
 
 
 def _args(kit: Kit, spec: str, ctx: Context, stream_id: str, **extra: Any) -> dict[str, Any]:
@@ -225,11 +198,11 @@ def test_st10_sigkill_of_a_writer_loses_no_emitted_event(lifecycle_kit: Kit, eve
     seed = zlib.crc32(f"{kit.provider.name}:{kit.nodeid}".encode())
     rng = random.Random(seed)
     emitted = emitting = 0
-    with _harness(kit, spec) as harness:
+    with start_harness(kit, spec, crash) as harness:
         for k in range(1, KILLS + 1):
             run = harness.start("conformance._event_streams_crash:recover_and_emit", args)
             loaded = run.wait_report(lambda r: "loaded" in r)
-            _child_ok(kit, harness, run, loaded, f"the child of SIGKILL #{k}")
+            child_ok(kit, harness, run, loaded, f"the child of SIGKILL #{k}")
             assert loaded is not None
             moment = f"after SIGKILL #{k - 1} (seed {seed}), which hit the emit of cursor {emitting} (last returned: {emitted})"
             last = loaded["loaded"] or 0
@@ -243,7 +216,7 @@ def test_st10_sigkill_of_a_writer_loses_no_emitted_event(lifecycle_kit: Kit, eve
             target = last + rng.randint(1, 4)
             run.wait_report(lambda r: r.get("emitted", 0) >= target)
             end = run.kill(after=rng.uniform(0, 0.004))
-            _child_ok(kit, harness, run, True, f"the child of SIGKILL #{k}")
+            child_ok(kit, harness, run, True, f"the child of SIGKILL #{k}")
             emitted = max([r["emitted"] for r in end.reports if "emitted" in r], default=last)
             emitting = max([r["emitting"] for r in end.reports if "emitting" in r], default=last)
             kit.note(f"SIGKILL #{k}: emit of {emitting} in flight, {emitted} returned")
@@ -324,12 +297,12 @@ def test_st11_write_cut_at_byte_offset(lifecycle_kit: Kit, event_streams: Stream
     """ST-11 A child killed by SIGXFSZ inside the write of an event recovers with the events before it, whole."""
     kit = lifecycle_kit
     spec = _spec(kit)
-    with _harness(kit, spec) as harness:
+    with start_harness(kit, spec, crash) as harness:
         for delta in (1, 9, 40):
             ctx = event_streams.fresh_context()
             run = harness.start("conformance._event_streams_crash:cut_emit", _args(kit, spec, ctx, "s", events=3, delta=delta))
             end = run.wait()
-            _child_ok(kit, harness, run, run.reports, f"the child cut at +{delta} bytes", died_of=(signal.SIGXFSZ,))
+            child_ok(kit, harness, run, run.reports, f"the child cut at +{delta} bytes", died_of=(signal.SIGXFSZ,))
             completed = any("emitted" in r for r in run.reports)
             seqs = [1, 2, 3, 4] if completed else [1, 2, 3]
             where = f"a write cut {delta} bytes past the largest file ({end.describe() if end else 'still running'})"
@@ -376,10 +349,10 @@ def test_st11_second_writer_is_refused(lifecycle_kit: Kit, event_streams: Stream
     kit = lifecycle_kit
     spec = _spec(kit)
     ctx = event_streams.fresh_context()
-    with _harness(kit, spec) as harness:
+    with start_harness(kit, spec, crash) as harness:
         run = harness.start("conformance._event_streams_crash:hold_writer", _args(kit, spec, ctx, "w"))
         holding = run.wait_report(lambda r: "holding" in r)
-        _child_ok(kit, harness, run, holding, "the first writer")
+        child_ok(kit, harness, run, holding, "the first writer")
         second = event_streams.new(ctx)
         refused: str | None = None
         try:

@@ -42,11 +42,11 @@ import pytest
 
 from pytest_lifecycle import Context, Kit, run_machine
 from pytest_lifecycle.contracts.checkpoint_store import CheckpointStores
-from pytest_lifecycle.crash import CrashHarness, CrashHarnessError, CrashRun
 from pytest_lifecycle.fileops import FileOp, FileOps, Injection, durable_replace_problems, recovery_problems
 from pytest_lifecycle.surface import short_repr
 
 from . import _checkpoint_crash as crash
+from ._crash_child import child_ok, start_harness
 from ._checkpoint_machine import checkpoint_machine
 from ._checkpoint_support import (
     Snapshots,
@@ -529,11 +529,11 @@ def test_ck05_sigkill_at_random_moments(lifecycle_kit: Kit, checkpoint_stores: C
     version = 0
     cycle = 0.002  # estimated seconds per save in the child; learned as we go
     started = time.monotonic()
-    with _harness(kit, spec) as harness:
+    with start_harness(kit, spec, crash) as harness:
         for k in range(1, kills + 1):
             run = harness.start("conformance._checkpoint_crash:save_loop", args)
             loaded = run.wait_report(lambda r: "loaded" in r)
-            _child_ok(kit, harness, run, loaded, f"the child of SIGKILL #{k}")
+            child_ok(kit, harness, run, loaded, f"the child of SIGKILL #{k}")
             kit.expect(loaded and loaded["loaded"], version, f"version the child of kill #{k} loaded")
             # The moment of death: after 0-2 completed saves, then a random part of a cycle.
             saves = rng.randint(0, 2)
@@ -541,7 +541,7 @@ def test_ck05_sigkill_at_random_moments(lifecycle_kit: Kit, checkpoint_stores: C
             if saves:
                 run.wait_report(lambda r: r.get("saved", 0) >= version + saves)
             end = run.kill(after=rng.uniform(0, 1.5 * cycle))
-            _child_ok(kit, harness, run, True, f"the child of SIGKILL #{k}")
+            child_ok(kit, harness, run, True, f"the child of SIGKILL #{k}")
             saved = max([r["saved"] for r in end.reports if "saved" in r], default=version)
             saving = max([r["saving"] for r in end.reports if "saving" in r], default=version)
             if saved > version:
@@ -562,7 +562,7 @@ def test_ck05_write_cut_at_byte_offset(lifecycle_kit: Kit, checkpoint_stores: Ch
     kit = lifecycle_kit
     spec, ctx, args = _crash_store(kit, checkpoint_stores)
     version = 0
-    with _harness(kit, spec) as harness:
+    with start_harness(kit, spec, crash) as harness:
         for kill in (True, False):
             size = len(repr(crash.version_state(version + 1)))
             for offset in (0, 1, 100, size // 4, size // 2, size - 100):
@@ -571,7 +571,7 @@ def test_ck05_write_cut_at_byte_offset(lifecycle_kit: Kit, checkpoint_stores: Ch
                 run = harness.start("conformance._checkpoint_crash:cut_write",
                                     {**args, "offset": offset, "kill": kill, "skip_index": offset % 2 == 1})
                 end = run.wait()
-                _child_ok(kit, harness, run, end, moment, died_of=signal.SIGXFSZ if kill else None)
+                child_ok(kit, harness, run, end, moment, died_of=(signal.SIGKILL, signal.SIGXFSZ) if kill else (signal.SIGKILL,))
                 assert end is not None
                 raised = next((r for r in end.reports if "raised" in r), None)
                 completed = any("saved" in r for r in end.reports)
@@ -701,34 +701,6 @@ def _crash_store(kit: Kit, checkpoint_stores: CheckpointStores) -> tuple[str, Co
     apply(session, crash.version_state(0))
     session.save()
     return spec, ctx, {"provider": spec, "path": str(ctx.path), "clock": kit.clock()}
-
-
-def _harness(kit: Kit, spec: str) -> CrashHarness:
-    try:
-        return CrashHarness([spec.partition(":")[0], crash.__name__], timeout=kit.timeout)
-    except CrashHarnessError as exc:
-        kit.fail(f"cannot start the crash child for provider spec {spec!r}: {exc}")
-
-
-def _child_ok(kit: Kit, harness: CrashHarness, run: CrashRun, reported: object, what: str, *, died_of: int | None = None) -> None:
-    """Fail with the child's own story when it broke for another reason than the kit's kill."""
-    __tracebackhide__ = True
-    end = run.end
-    stderr = harness.tail("stderr", 1500).strip()
-    note = f"\nchild stderr (last lines):\n{stderr}" if stderr else ""
-    if end is None and not reported:
-        run.kill()
-        kit.fail(f"{what}: the child reported nothing within {kit.timeout:g}s{note}")
-    if end is None:
-        return
-    if end.error:
-        kit.fail(f"{what}: the code in the child raised:\n{end.error}")
-    if not reported:
-        kit.fail(f"{what}: {end.describe()} before it reported{note}")
-    if end.signal not in (None, signal.SIGKILL, died_of):
-        kit.fail(f"{what}: {end.describe()}{note}")
-    if end.exit_code not in (None, 0):
-        kit.fail(f"{what}: {end.describe()}{note}")
 
 
 def _expect_version(kit: Kit, stores: CheckpointStores, ctx: Any, allowed: set[int], moment: str) -> int:
