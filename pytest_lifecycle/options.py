@@ -25,6 +25,17 @@ SSE_URL_HELP: Final = (
     "certify the SSE server at URL on the sse wire profile (the SSE-xx rules of event_streams), reported as "
     "provider NAME; repeatable (default: the selected providers' streams, served by the reference SSE server)"
 )
+CERTIFICATE_HELP: Final = "write the certificate (schema-versioned JSON: what was certified, verdicts, witnesses) to this path"
+WAIVERS_HELP: Final = (
+    "known deviations (TOML: rule, provider, reason, optional expiry date): a waived failure is reported "
+    "'waived' and does not fail the run; an expired waiver does"
+)
+MARKDOWN_HELP: Final = "write the provider x rule matrix as Markdown to this path"
+HTML_HELP: Final = "write a self-contained HTML report (matrix, failures, choices, coverage) to this path"
+COV_HELP: Final = (
+    "measure which lines of the provider's PACKAGE each rule runs (coverage.py dynamic contexts); repeatable"
+)
+COV_HTML_HELP: Final = "with --lifecycle-cov: write coverage.py's HTML report, one context per rule, to this directory"
 DEFAULT_TIMEOUT: Final = 5.0
 
 
@@ -48,6 +59,13 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--lifecycle-providers", action="store_true", help="list the available providers and exit")
     group.addoption("--lifecycle-sse-url", action="append", default=[], type=sse_target, metavar="NAME=URL",
                     help=SSE_URL_HELP)
+    group.addoption("--lifecycle-certificate", default=None, metavar="PATH", help=CERTIFICATE_HELP)
+    group.addoption("--lifecycle-waivers", default=None, metavar="PATH", help=WAIVERS_HELP)
+    group.addoption("--lifecycle-markdown", default=None, metavar="PATH", help=MARKDOWN_HELP)
+    group.addoption("--lifecycle-html", default=None, metavar="PATH", help=HTML_HELP)
+    group.addoption("--lifecycle-cov", action="append", default=[], metavar="PACKAGE", help=COV_HELP)
+    group.addoption("--lifecycle-cov-html", default=None, metavar="DIR", help=COV_HTML_HELP)
+    parser.addini("lifecycle_waivers", WAIVERS_HELP, default="")
     parser.addini("lifecycle_providers", PROVIDER_HELP, type="linelist", default=[])
     parser.addini("lifecycle_timeout", TIMEOUT_HELP, default=str(DEFAULT_TIMEOUT))
     parser.addini("lifecycle_profile", PROFILE_HELP, default="ci")

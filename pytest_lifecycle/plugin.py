@@ -23,7 +23,7 @@ from .discovery import ENTRY_POINT_GROUP, UnknownProvider, available_entry_point
 from .errors import ProviderError, RuleViolation
 from .options import DEFAULT_TIMEOUT, add_options
 from .profiles import get_profile
-from .report import NON_STRICT, PROVIDER_RAISED, LifecycleReport, print_catalogue
+from .report import LEVEL, NON_STRICT, PROVIDER_RAISED, REPLAY, LifecycleReport, print_catalogue
 from .state import CALL_FAILED, STATE_KEY, LifecycleState, state_of
 
 pytest_plugins = ["pytest_lifecycle.fixtures", *FIXTURE_MODULES]
@@ -220,8 +220,11 @@ def pytest_runtest_makereport(
         ))
     if report.when != "call":
         return report
-    props: list[tuple[str, object]] = [("lifecycle_choice", f"{c}={b}") for c, seen in sorted(kit.choices_seen.items())
-                                       for b in sorted(seen)]
+    props: list[tuple[str, object]] = [
+        (LEVEL, kit.level),
+        (REPLAY, f"pytest {kit.replay_target} --lifecycle-provider {kit.provider.spec or kit.provider.name}"),
+    ]
+    props += [("lifecycle_choice", f"{c}={b}") for c, seen in sorted(kit.choices_seen.items()) for b in sorted(seen)]
     error = call.excinfo.value if call.excinfo is not None else None
     should_only = isinstance(error, RuleViolation) and (error.level == "should" or kit.level == "should") or (
         isinstance(error, ProviderError) and kit.level == "should"

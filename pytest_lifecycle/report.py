@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,20 +26,33 @@ from . import __version__
 from .catalogue import CHOICES, CONTRACTS, RULES
 from .kit import NOT_CLAIMED
 
-__all__ = ["NON_STRICT", "PROVIDER_RAISED", "LifecycleReport", "fold", "print_catalogue", "print_rule"]
+__all__ = ["LEVEL", "NON_STRICT", "PROVIDER_RAISED", "REPLAY", "WAIVED", "LifecycleReport", "TestRecord", "fold",
+           "print_catalogue", "print_rule"]
 
-ORDER: Final = ("failed", "incomplete", "non-strict", "passed", "not claimed", "skipped")
+ORDER: Final = ("failed", "waived", "incomplete", "non-strict", "passed", "not claimed", "skipped")
 
 #: The user property a test carries when only a SHOULD of its rule broke.
 NON_STRICT: Final = "lifecycle_non_strict"
 #: The user property of a test ended by an exception out of the provider.
 PROVIDER_RAISED: Final = "lifecycle_provider_raised"
+#: The user property of a failed test whose failure a waiver covers (its reason).
+WAIVED: Final = "lifecycle_waived"
+#: The user properties of every conformance test: the level its marker
+#: declares, and the command that runs it again with the same provider.
+LEVEL: Final = "lifecycle_level"
+REPLAY: Final = "lifecycle_replay"
 
 
 def fold(outcomes: list[str]) -> str:
-    """The verdict of a rule from the outcomes of its tests."""
+    """The verdict of a rule from the outcomes of its tests.
+
+    A waived failure is ``waived``, never ``passed``: the waiver only keeps
+    the gate open.
+    """
     if "failed" in outcomes:
         return "failed"
+    if "waived" in outcomes:
+        return "waived"
     ran = "passed" in outcomes or "non-strict" in outcomes
     if ran and "skipped" in outcomes:
         return "incomplete"
@@ -66,6 +80,31 @@ def _failure_line(report: pytest.TestReport, rule: str) -> str:
     return (lines[0][2:].strip() if lines else text.strip().splitlines()[-1] if text.strip() else "failed")
 
 
+@dataclass
+class TestRecord:
+    """One conformance test of one (provider, rule), as the run saw it."""
+
+    nodeid: str
+    level: str = "must"
+    #: ``passed``, ``failed``, ``non-strict``, ``waived``, ``skipped``, ``not claimed``.
+    outcome: str = "passed"
+    #: Setup + call + teardown, in seconds.
+    duration: float = 0.0
+    #: The verdict line of a test that did not pass (``[RULE] …``).
+    message: str | None = None
+    #: The whole failure text: the trace of calls and, for a state machine,
+    #: the shrunk steps and the seed.
+    trace: str | None = None
+    #: The command that runs this test again with the same provider.
+    replay: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items()}
+
+
+_WORSE: Final = ("failed", "waived", "non-strict", "skipped", "not claimed", "passed")
+
+
 class LifecycleReport:
     """Collects rule outcomes from test reports (also those of xdist workers)."""
 
@@ -83,6 +122,8 @@ class LifecycleReport:
         self.selected: dict[str, tuple[str, str]] = {}
         #: The test running now: named if the process dies during it.
         self.running: str | None = None
+        #: (provider, rule) → node id → what that test did.
+        self.tests: dict[tuple[str, str], dict[str, TestRecord]] = defaultdict(dict)
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -121,23 +162,36 @@ class LifecycleReport:
             if name == "lifecycle_choice":
                 choice, _, branch = value.partition("=")
                 self.choices[(provider, choice)].add(branch)
-        non_strict = props.get(NON_STRICT)
-        if non_strict is not None and report.when == "call":
-            self.outcomes[key].append("non-strict")
-            self.messages.setdefault(key, non_strict)
+        test = self.tests[key].setdefault(report.nodeid, TestRecord(report.nodeid))
+        test.duration += report.duration
+        test.level = props.get(LEVEL, test.level)
+        test.replay = props.get(REPLAY, test.replay)
+        non_strict, waived = props.get(NON_STRICT), props.get(WAIVED)
+        outcome, message = None, None
+        if waived is not None and report.when == "call":
+            outcome, message = "waived", f"waived ({waived}): {props.get(PROVIDER_RAISED) or _failure_line(report, rule)}"
+        elif non_strict is not None and report.when == "call":
+            outcome, message = "non-strict", non_strict
         elif report.failed:
-            self.outcomes[key].append("failed")
-            self.messages.setdefault(key, props.get(PROVIDER_RAISED) or _failure_line(report, rule))
+            outcome, message = "failed", props.get(PROVIDER_RAISED) or _failure_line(report, rule)
         elif report.skipped:
             if hasattr(report, "wasxfail"):
-                self.outcomes[key].append("failed")
-                self.messages.setdefault(key, f"known failure: {report.wasxfail}")
+                outcome, message = "failed", f"known failure: {report.wasxfail}"
             else:
                 reason = _skip_reason(report)
-                self.outcomes[key].append("not claimed" if reason.startswith(NOT_CLAIMED) else "skipped")
-                self.messages.setdefault(key, reason)
+                outcome, message = ("not claimed" if reason.startswith(NOT_CLAIMED) else "skipped"), reason
         elif report.when == "call":
-            self.outcomes[key].append("passed")
+            outcome = "passed"
+        if outcome is None:
+            return
+        self.outcomes[key].append(outcome)
+        if message is not None:
+            self.messages.setdefault(key, message)
+        if _WORSE.index(outcome) < _WORSE.index(test.outcome):
+            test.outcome = outcome
+            test.message = test.message or message
+            if outcome in ("failed", "waived", "non-strict") and report.longrepr is not None:
+                test.trace = report.longreprtext
 
     def choices_of(self, provider: str) -> dict[str, list[str]]:
         """The open choices *provider* was seen to make: choice → branches."""
@@ -194,18 +248,15 @@ class LifecycleReport:
         self.write(complete=exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                                            pytest.ExitCode.NO_TESTS_COLLECTED), exitstatus=int(exitstatus))
 
-    def write(self, *, complete: bool, exitstatus: int | None = None) -> None:
-        """Write the JSON report (``--lifecycle-report``).
+    def results(self, *, complete: bool, exitstatus: int | None = None) -> dict[str, Any]:
+        """The verdicts as a JSON-able document (``--lifecycle-report``).
 
-        Written as the run goes, atomically: a run that dies or is
-        interrupted leaves a report that says it is incomplete, which test
-        was running, and which selected rules never got a verdict.
+        Per provider and rule: the verdict, the rule's kind, the first
+        message, where its text is, and every test that ran with its
+        outcome, level, duration, failure trace and replay command.
         """
-        path = self.config.option.lifecycle_report
-        if not path or hasattr(self.config, "workerinput"):
-            return
         verdicts = self.verdicts()
-        doc = {
+        return {
             "kit_version": __version__,
             "complete": complete,
             "exitstatus": exitstatus,
@@ -218,6 +269,7 @@ class LifecycleReport:
                         "kind": RULES[rule].kind,
                         "message": self.messages.get((p, rule)),
                         "text": RULES[rule].where,
+                        "tests": [t.as_json() for _, t in sorted(self.tests[(p, rule)].items())],
                     }
                     for rule, v in sorted(verdicts[p].items())
                 }
@@ -227,6 +279,18 @@ class LifecycleReport:
             "abandoned": [f"{what} (after {nodeid})" for nodeid, what in self.abandoned],
             "strict": bool(self.config.option.lifecycle_strict or self.config.getini("lifecycle_strict")),
         }
+
+    def write(self, *, complete: bool, exitstatus: int | None = None) -> None:
+        """Write the JSON report (``--lifecycle-report``).
+
+        Written as the run goes, atomically: a run that dies or is
+        interrupted leaves a report that says it is incomplete, which test
+        was running, and which selected rules never got a verdict.
+        """
+        path = self.config.option.lifecycle_report
+        if not path or hasattr(self.config, "workerinput"):
+            return
+        doc = self.results(complete=complete, exitstatus=exitstatus)
         target = Path(path)
         partial = target.with_name(target.name + ".partial")
         partial.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")

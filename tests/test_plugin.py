@@ -85,8 +85,12 @@ def test_rule_filter_rejects_unknown_ids(pytester: pytest.Pytester) -> None:
 def test_default_is_the_reference(pytester: pytest.Pytester) -> None:
     result, verdicts = run(pytester, *lc("LC-03"))
     result.assert_outcomes(passed=_tests_of("LC-03"))
+    tests = verdicts["reference"]["LC-03"].pop("tests")
     assert verdicts == {"reference": {"LC-03": {
         "kind": "required", "message": None, "verdict": "passed", "text": "pytest_lifecycle/contract/session_lifecycle.md#lc-03"}}}
+    assert len(tests) == _tests_of("LC-03")
+    assert {(t["outcome"], t["level"]) for t in tests} == {("passed", "must")}
+    assert all(t["replay"].startswith("pytest --pyargs conformance.session_lifecycle -k 'test_lc03") for t in tests)
     result.stdout.fnmatch_lines(["*lifecycle conformance: provider × rule*", "LC-03*required*passed*"])
 
 
