@@ -41,6 +41,7 @@ from typing import Any, Final, Hashable
 import pytest
 
 from pytest_lifecycle import Kit, RuleViolation, unwrap
+from pytest_lifecycle.interleave import interleavings
 from pytest_lifecycle.leaks import Growth, check_growth, provider_growth
 from pytest_lifecycle.stress import History, describe_overlap, switch_interval, yield_thread
 from pytest_lifecycle.surface import short_repr
@@ -54,6 +55,7 @@ __all__ = [
     "test_lk01_holder_without_a_reference_still_excludes",
     "test_lk01_rotated_holder_without_a_reference_still_excludes",
     "test_lk02_holder_excludes_every_other_caller",
+    "test_lk02_first_callers_of_a_key_get_one_lock",
     "test_lk02_read_modify_write_loses_no_update",
     "test_lk03_holding_one_key_never_blocks_another",
     "test_lk04_rotated_key_resolves_to_the_held_lock",
@@ -360,6 +362,46 @@ def test_lk02_holder_excludes_every_other_caller(keyed_locks: Any, lifecycle_kit
     task.result()
     overlaps = history.overlaps()
     kit.check(not overlaps, "at most one inside lock_for('k'): " + "; ".join(describe_overlap(*pair) for pair in overlaps))
+
+
+@pytest.mark.rule("LK-02")
+def test_lk02_first_callers_of_a_key_get_one_lock(lifecycle_kit: Kit) -> None:
+    """LK-02 (§3): two first callers of a key get one lock, however their calls interleave.
+
+    The first ``lock_for('k')`` of a fresh registry is stopped before each of
+    its lines in turn (:func:`~pytest_lifecycle.interleave.interleavings`);
+    meanwhile a second ``lock_for('k')`` runs to its end, or until it waits
+    for the first.  Then, with both locks alive, a holder of the first must
+    exclude the second: two locks for one key let two holders in at once --
+    the creation race of an unguarded check-then-insert, a few bytecodes wide
+    and found here at every run, not only by the stress rule.
+    """
+    kit = lifecycle_kit
+
+    def exclusion(first: Any, second: Any) -> bool | None:
+        # Both tries on kit workers, the second from another thread: an
+        # RLock lets its own holder in again.
+        if not first.acquire(timeout=0):
+            return None
+        try:
+            return kit.spawn(_try_acquire, second, what="lock_for('k').acquire(timeout=0) of the second caller").result()
+        finally:
+            first.release()
+
+    for run in interleavings(kit, lambda: unwrap(kit.instance("keyed_locks")), lambda reg: reg.lock_for("k"),
+                             lambda reg: reg.lock_for("k"), what="lock_for('k') on a fresh registry"):
+        got_in = kit.call(exclusion, run.first, run.second, what="holding the first caller's lock of 'k'")
+        meanwhile = "waited for it" if run.second_waited else "ran lock_for('k') to its end"
+        when = f"the first caller was stopped before line #{run.point} that its lock_for ran ({run.where}) while a second caller {meanwhile}"
+        kit.check(got_in is not None, f"a fresh lock of 'k' refused acquire(timeout=0) with no holder ({when})")
+        if run.first is run.second:
+            kit.check(not got_in, f"lock_for('k') returned a lock that let a second holder in ({when})")
+        kit.check(
+            not got_in,
+            f"lock_for('k') handed out two different locks for one key, both alive, and both let a holder in: {when}; "
+            f"the first got {_describe(run.first)}, the second {_describe(run.second)} "
+            "(a creation race: an unguarded check-then-insert?)",
+        )
 
 
 @pytest.mark.rule("LK-02")
