@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from pytest_lifecycle.context import Context, KitClock
 from pytest_lifecycle.contracts.event_streams import TTL_SECONDS, event, seq_cursor
@@ -48,7 +48,7 @@ def _summary(seqs: list[int], last: int | None) -> dict[str, Any]:
     expected = list(range(1, (last or 0) + 1))
     if seqs == expected:
         return {"history_ok": True}
-    shown = seqs if len(seqs) <= 40 else seqs[:10] + ["…"] + seqs[-20:]  # type: ignore[list-item]
+    shown: Sequence[int | str] = seqs if len(seqs) <= 40 else [*seqs[:10], "…", *seqs[-20:]]
     return {"history_ok": False, "history": shown}
 
 

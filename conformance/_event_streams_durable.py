@@ -99,10 +99,11 @@ def _appended(kit: Kit, stream: Stream, ctx: Context, seqs: list[int]) -> tuple[
     return log, [s.get(log, 0) for s in sizes]
 
 
-def _history(kit: Kit, stream: Stream) -> list[int]:
+def _history(kit: Kit, stream: Stream) -> list[Any]:
     """The cursors ``subscribe()`` replays, until it waits or ends."""
     sub = stream.subscribe()
-    seqs: list[int] = []
+    # A payload that is not one of the kit's events is kept whole, to be shown.
+    seqs: list[Any] = []
     while len(seqs) < 10_000:
         read = sub.read()
         if not read.done:
@@ -241,7 +242,7 @@ def test_st10_crash_inside_emit_with_close_keeps_it_atomic(lifecycle_kit: Kit, e
     driver.hold_jobs()
     try:
         pending = stream.start_emit(event(2), close=True)
-        images = []
+        images: list[tuple[Context, list[str]]] = []
         while True:
             images.append((event_streams.copy(registry, f"image-{len(images)}"), driver.held_jobs()))
             if pending.done or not driver.admit_job():

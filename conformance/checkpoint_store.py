@@ -36,7 +36,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
@@ -353,7 +353,8 @@ def test_ck04_concurrent_saves_use_distinct_temp_files(lifecycle_kit: Kit, check
     gate = kit.gate("os.replace", closed=True)
     checkpoint_stores.hold(recorder, gate, lambda op: op.kind == "rename")
     mark = recorder.mark()
-    renames = lambda ops: [op for op in ops if op.seq > mark and op.kind == "rename"]  # noqa: E731
+    def renames(ops: list[FileOp]) -> list[FileOp]:
+        return [op for op in ops if op.seq > mark and op.kind == "rename"]
 
     first = session.save.spawn(skip_index=True)
     gate.wait_entered(1, unless=first)
@@ -487,7 +488,7 @@ def test_ck05_save_protocol_is_durable(lifecycle_kit: Kit, checkpoint_stores: Ch
         problems = durable_replace_problems(ops, root)
         kit.check(not problems, f"{what}: " + "; ".join(problems))
 
-    steps = [
+    steps: list[tuple[str, Callable[[], object]]] = [
         ("the first full save", lambda: session.save()),
         ("a second full save", lambda: session.save()),
         ("save(skip_index=True)", lambda: session.save(skip_index=True)),
@@ -504,7 +505,7 @@ def test_ck05_save_protocol_is_durable(lifecycle_kit: Kit, checkpoint_stores: Ch
     _under_lock(kit, store, session, lambda s: s.messages.append({"role": "assistant", "content": "tool result"}),
                 what="append under lock_for", save=False)
     checkpointer.notify_activity()
-    by_checkpoint = lambda op: op.seq > mark and from_provider_thread(op) and op.kind in ("rename", "open")  # noqa: E731
+    by_checkpoint: Callable[[FileOp], bool] = lambda op: op.seq > mark and from_provider_thread(op) and op.kind in ("rename", "open")  # noqa: E731
     saved = recorder.wait_for(lambda ops: any(by_checkpoint(op) for op in ops), kit.timeout)
     checkpointer.stop()
     kit.check(saved, f"no checkpoint save within {kit.timeout:g}s of notify_activity()")
@@ -736,7 +737,8 @@ def test_ck06_saves_only_after_activity(lifecycle_kit: Kit, checkpoint_stores: C
     recorder = checkpoint_stores.record(store)
     layout = learn_layout(kit, recorder, session)
     checkpointer = checkpoint_stores.start_checkpointer(store, session, interval=INTERVAL)
-    saves = lambda ops: [op for op in ops if writes_to({layout.session_file}, provider_thread=True)(op)]  # noqa: E731
+    def saves(ops: list[FileOp]) -> list[FileOp]:
+        return [op for op in ops if writes_to({layout.session_file}, provider_thread=True)(op)]
 
     def at_most(limit: int, since: int, what: str) -> None:
         # Bounded observation: WINDOW is 25 checkpoint intervals.  A burst of n
@@ -885,17 +887,18 @@ def test_ck07_snapshots_are_states_at_lock_release(lifecycle_kit: Kit, checkpoin
     snapshots = Snapshots(checkpoint_stores, recorder, Path(recorder.root))
     checkpointer = checkpoint_stores.start_checkpointer(store, session, interval=INTERVAL / 2)
     save = writes_to({layout.session_file}, provider_thread=True)
-    by_checkpointer = lambda ops: sum(map(save, ops))  # noqa: E731
+    by_checkpointer: Callable[[list[FileOp]], int] = lambda ops: sum(map(save, ops))  # noqa: E731
 
     for n in range(20):
         kind = ("start", "append", "cancel", "undo")[n % 4]
         pause = n in (5, 6, 7, 13, 14, 15)  # append, cancel, undo: twice each held half-done
-        first, rest = {
+        phases: dict[str, tuple[Callable[[Any], None], Callable[[Any], None]]] = {
             "start": (_start_run, lambda s: None),
             "append": (lambda s: _append_first(s, n), lambda s: _append_rest(s, n)),
             "cancel": (_cancel_first, _cancel_rest),
             "undo": (_undo_first, _undo_rest),
-        }[kind]
+        }
+        first, rest = phases[kind]
         checkpointer.notify_activity()
         seen = by_checkpointer(recorder.ops)
 
@@ -1012,7 +1015,8 @@ def test_ck09_nothing_written_after_stop(lifecycle_kit: Kit, checkpoint_stores: 
     # The final save, as the production success path makes it.
     final = _under_lock(kit, store, session, lambda s: apply(s, {"pending_user_message": None, "active_stream_id": None,
                                                                  "title": "final"}), what="final save under lock_for")
-    late = lambda ops: [op for op in ops if op.seq > stopped and op.kind in ("rename", "open") and from_provider_thread(op)]  # noqa: E731
+    def late(ops: list[FileOp]) -> list[FileOp]:
+        return [op for op in ops if op.seq > stopped and op.kind in ("rename", "open") and from_provider_thread(op)]
     # Bounded observation of WINDOW (25 intervals) for a late checkpoint write.
     recorder.wait_for(lambda ops: bool(late(ops)), WINDOW)
     written_late = late(recorder.ops)
@@ -1214,7 +1218,7 @@ def test_ck10_very_long_id(lifecycle_kit: Kit, checkpoint_stores: CheckpointStor
 
 # -- CK-11 -------------------------------------------------------------------------
 
-DAMAGE = {
+DAMAGE: dict[str, Callable[[bytes], bytes]] = {
     "truncated to half": lambda data: data[: len(data) // 2],
     "cut before its last byte": lambda data: data[:-1],
     "truncated to one byte": lambda data: data[:1],
@@ -1318,7 +1322,7 @@ def test_ck12_index_update_race(lifecycle_kit: Kit, checkpoint_stores: Checkpoin
     layout = learn_layout(kit, recorder, probe)
     if not layout.index_files:
         pytest.skip("a full save wrote no file that a skip_index save does not: the index update cannot be held")
-    index_write = lambda op: (op.kind == "rename" and op.dest in layout.index_files) or (  # noqa: E731
+    index_write: Callable[[FileOp], bool] = lambda op: (op.kind == "rename" and op.dest in layout.index_files) or (  # noqa: E731
         op.kind == "open" and op.writes and op.path in layout.index_files)
     gate = kit.gate("index update", closed=True)
     checkpoint_stores.hold(recorder, gate, index_write)
