@@ -176,16 +176,26 @@ provider = Provider("exits", session_lifecycle=lambda ctx: Exits())
     result.stderr.fnmatch_lines(["*provider 'exits' (during LC-16, in *test_lc16_*) ended the process (exit code 0)*"])
 
 
+NO_SHRINK = """
+from hypothesis import Phase, settings
+
+settings.register_profile("noshrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+settings.load_profile("noshrink")
+"""
+
+
 def test_the_printed_replay_command_runs_and_reproduces(pytester: pytest.Pytester) -> None:
     # A provider module in the current directory, as a new user has it.
     pytester.makepyfile(naivemod=(Path(__file__).parent / "mutants" / "keyed_locks" / "new_lock_per_call.py").read_text())
-    args = ("--lifecycle-provider", "naivemod:provider", "--lifecycle-rule", "LK-08", "-p", "no:cacheprovider")
+    # Shrinking only makes the report readable; both runs skip it alike, so the seed still replays.
+    pytester.makepyfile(noshrink=NO_SHRINK)
+    args = ("--lifecycle-provider", "naivemod:provider", "--lifecycle-rule", "LK-08", "-p", "no:cacheprovider", "-p", "noshrink")
     first = pytester.runpytest_subprocess("--pyargs", "conformance", *args)
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     # The note shows under the failure and again in the summary: any copy will do.
     line = next(ln for ln in first.stdout.lines if "LK-08 replay with: pytest " in ln)
     replay = shlex.split(line.split("replay with: pytest ", 1)[1])
-    again = pytester.runpytest_subprocess(*replay, "-p", "no:cacheprovider")
+    again = pytester.runpytest_subprocess(*replay, "-p", "no:cacheprovider", "-p", "noshrink")
     assert again.ret == pytest.ExitCode.TESTS_FAILED, again.stdout.str() + again.stderr.str()
     again.stdout.fnmatch_lines(["*[[]LK-08[]]*"])
 
