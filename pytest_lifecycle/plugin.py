@@ -16,13 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from . import hookspecs
+from . import hookspecs, provider_coverage, waivers
 from .catalogue import CONTRACTS, RULES, UnknownRuleError, rule_marker
 from .contracts import FIXTURE_MODULES
 from .discovery import ENTRY_POINT_GROUP, UnknownProvider, available_entry_points, load_provider
 from .errors import ProviderError, RuleViolation
+from .gate import Gate
 from .options import DEFAULT_TIMEOUT, add_options
 from .profiles import get_profile
+from .publish import Publisher
 from .report import LEVEL, NON_STRICT, PROVIDER_RAISED, REPLAY, LifecycleReport, print_catalogue
 from .state import CALL_FAILED, STATE_KEY, LifecycleState, state_of
 
@@ -95,6 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
     strict = bool(config.getini("lifecycle_strict") if strict is None else strict)
     state = LifecycleState(config, specs=specs, timeout=timeout, profile=profile, rule_filter=rule_filter, strict=strict)
     config.stash[STATE_KEY] = state
+    # --lifecycle-cov: measuring starts before the providers import, so their import-time lines count.
+    provider_coverage.configure(config)
     if specs:
         # An explicit selection is checked now, so a typo is a usage error
         # (exit code 4) that lists what is available.
@@ -104,8 +108,12 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
         except ProviderError as exc:
             raise pytest.UsageError(f"cannot load lifecycle provider: {exc}") from None
+    state.waivers = waivers.load(config, state)
     _check_conformance_is_ours(config)
     config.pluginmanager.register(LifecycleReport(config), "lifecycle-report")
+    # After the report: the publisher builds the certificate from it.
+    config.pluginmanager.register(Publisher(config), "lifecycle-publish")
+    config.pluginmanager.register(Gate(config), "lifecycle-gate")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -162,13 +170,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Mod
     return pytest.Module.from_parent(parent, path=file_path)
 
 
-def _rule_id(item: pytest.Item) -> str | None:
-    """The rule the item cites; a marker the catalogue does not know is a usage error (exit code 4)."""
+def _rule_id(item: pytest.Item) -> tuple[str, str] | None:
+    """The rule the item cites and its level; a marker the catalogue does not know is a usage error (exit code 4)."""
     marker = item.get_closest_marker("rule")
     if marker is None:
         return None
     try:
-        return rule_marker(marker.args, marker.kwargs)[0]
+        return rule_marker(marker.args, marker.kwargs)
     except (UnknownRuleError, ValueError) as exc:
         raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.rule: {exc}") from None
 
@@ -178,9 +186,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     selected: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
     for item in items:
-        rule = _rule_id(item)
+        rule, level = _rule_id(item) or (None, "must")
         if rule is not None:
             item.user_properties.append(("lifecycle_rule", rule))
+            # From collection on: JUnit XML shows it on every test, also one skipped before its call.
+            item.user_properties.append((LEVEL, level))
             callspec = getattr(item, "callspec", None)
             provider = callspec.params.get("lifecycle_provider") if callspec is not None else None
             if provider is not None:
@@ -202,14 +212,15 @@ def pytest_runtest_makereport(
 
     A test whose only breach is a SHOULD is reported ``non-strict``: as an
     expected failure (exit code 0) unless ``--lifecycle-strict``, and under
-    its own verdict in the lifecycle report either way.
+    its own verdict in the lifecycle report either way.  A failure that an
+    unexpired waiver covers is reported ``waived`` (:func:`waivers.waive`).
     """
     report: pytest.TestReport = yield
     if report.when == "call":
         item.stash[CALL_FAILED] = report.failed
     kit = getattr(item, "funcargs", {}).get("lifecycle_kit")
     if kit is None or kit.rule.id not in RULES:
-        return report
+        return waivers.waive(item, report)
     if report.failed:
         rule = kit.rule
         should = f"\nSHOULD: {rule.should}" if rule.should else ""
@@ -219,7 +230,7 @@ def pytest_runtest_makereport(
             f"(the full text: pytest-lifecycle rules {rule.id}, or {rule.where})",
         ))
     if report.when != "call":
-        return report
+        return waivers.waive(item, report)
     props: list[tuple[str, object]] = [
         (LEVEL, kit.level),
         (REPLAY, f"pytest {kit.replay_target} --lifecycle-provider {kit.provider.spec or kit.provider.name}"),
@@ -254,10 +265,11 @@ def pytest_runtest_makereport(
             report.wasxfail = f"non-strict: {message}"
             report.longrepr = None
     for prop in props:
-        item.user_properties.append(prop)
+        if prop not in item.user_properties:
+            item.user_properties.append(prop)
         if prop not in report.user_properties:
             report.user_properties.append(prop)
-    return report
+    return waivers.waive(item, report)
 
 
 def _print_providers(config: pytest.Config) -> None:

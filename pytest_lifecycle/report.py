@@ -168,7 +168,8 @@ class LifecycleReport:
         test.replay = props.get(REPLAY, test.replay)
         non_strict, waived = props.get(NON_STRICT), props.get(WAIVED)
         outcome, message = None, None
-        if waived is not None and report.when == "call":
+        # A waived failure is an expected one whose reason starts "waived: " (pytest_lifecycle.waivers).
+        if waived is not None and str(getattr(report, "wasxfail", "")).startswith("waived: "):
             outcome, message = "waived", f"waived ({waived}): {props.get(PROVIDER_RAISED) or _failure_line(report, rule)}"
         elif non_strict is not None and report.when == "call":
             outcome, message = "non-strict", non_strict
@@ -234,7 +235,8 @@ class LifecycleReport:
             tr.write_sep("-", "provider threads left running")
             for nodeid, what in self.abandoned:
                 tr.write_line(f"{what}  (after {nodeid})", yellow=True)
-        for verdict, title, markup in (("failed", "broken rules", {"red": True}), ("non-strict", "broken SHOULDs", {"yellow": True})):
+        for verdict, title, markup in (("failed", "broken rules", {"red": True}), ("non-strict", "broken SHOULDs", {"yellow": True}),
+                                       ("waived", "waived failures (known deviations: --lifecycle-waivers)", {"yellow": True})):
             broken = [(p, r) for p in self.providers for r, v in verdicts[p].items() if v == verdict]
             if broken:
                 tr.write_sep("-", title)
@@ -243,7 +245,9 @@ class LifecycleReport:
                     tr.write_line(f"    the rule: pytest-lifecycle rules {r}  ({RULES[r].where})")
 
     @pytest.hookimpl
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # The status after the gate (pytest_lifecycle.gate runs first).
+        exitstatus = session.exitstatus
         # Interrupted or internal error: the verdicts so far are not the run's.
         self.write(complete=exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                                            pytest.ExitCode.NO_TESTS_COLLECTED), exitstatus=int(exitstatus))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pytest
 
 from .discovery import select_providers
 from .profiles import LifecycleProfile
 from .provider import Provider
+
+if TYPE_CHECKING:
+    from .waivers import Waiver
 
 __all__ = ["CALL_FAILED", "LifecycleState", "STATE_KEY", "state_of"]
 
@@ -29,12 +32,17 @@ class LifecycleState:
         self.rule_filter: Final = rule_filter
         #: A broken SHOULD fails the run.
         self.strict: Final = strict
+        #: Known deviations (``--lifecycle-waivers``), set at configure.
+        self.waivers: tuple[Waiver, ...] = ()
+        #: What the ``pytest_lifecycle_providers`` hook offered (once resolved).
+        self.offered: list[Provider] = []
         self._providers: list[Provider] | None = None
 
     def providers(self) -> list[Provider]:
         """The selected providers (see :mod:`pytest_lifecycle.discovery`)."""
         if self._providers is None:
             offered = [p for batch in self.config.hook.pytest_lifecycle_providers(config=self.config) if batch for p in batch]
+            self.offered = offered
             self._providers = select_providers(self.specs, offered)
         return self._providers
 

@@ -1,3 +1,5 @@
+import os
+
 # Imported once here, so in-process pytester runs (which drop the modules a
 # run imports) do not pay for Hypothesis and the suites on every run.
 import hypothesis.stateful  # noqa: F401
@@ -14,5 +16,10 @@ try:  # the SSE client, kept across in-process runs (the `sse` extra)
     import httpx  # noqa: F401
 except ImportError:
     pass
+
+# The kit's inner runs must not write into a real GitHub job's step summary
+# or annotations when this suite itself runs under GitHub Actions.
+for _variable in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
+    os.environ.pop(_variable, None)
 
 pytest_plugins = ["pytester"]
