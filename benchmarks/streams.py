@@ -265,7 +265,7 @@ async def inprocess_resume(registry: Registry, reconnects: int, per_connection: 
         samples.append(time.perf_counter() - start)
         if seq_cursor(first) != after + 1:
             raise BenchError(f"in-process resume after {after}: first event has cursor {seq_cursor(first)}")
-        await subscription.aclose()  # type: ignore[attr-defined]
+        await subscription.aclose()
     return latency_of(samples, (reconnects + 1) * per_connection)
 
 

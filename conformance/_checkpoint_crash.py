@@ -10,8 +10,9 @@ afterwards can be compared with exactly the old or exactly the new version.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pytest_lifecycle.context import Context, KitClock
 from pytest_lifecycle.crash import limit_file_size

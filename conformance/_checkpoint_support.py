@@ -13,9 +13,10 @@ import copy
 import itertools
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from pytest_lifecycle import Kit
 from pytest_lifecycle.contracts.checkpoint_store import CheckpointStores

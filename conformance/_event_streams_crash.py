@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pytest_lifecycle.context import Context, KitClock
 from pytest_lifecycle.contracts.event_streams import TTL_SECONDS, event, seq_cursor
@@ -38,7 +39,7 @@ async def _history(stream: Any, last: int | None, timeout: float) -> tuple[list[
     while not seqs or seqs[-1] < last:
         try:
             payload = await asyncio.wait_for(iterator.__anext__(), timeout)  # safety-net
-        except (StopAsyncIteration, asyncio.TimeoutError):
+        except (TimeoutError, StopAsyncIteration):
             return seqs, True
         seqs.append(payload["seq"] if isinstance(payload, dict) and payload == event(payload.get("seq", -1)) else -1)
     return seqs, False

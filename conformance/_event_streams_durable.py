@@ -24,6 +24,7 @@ or an entry point); without one they are skipped (the rule is then
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -90,7 +91,7 @@ def _appended(kit: Kit, stream: Stream, ctx: Context, seqs: list[int]) -> tuple[
     for seq in seqs:
         stream.emit(event(seq))
         sizes.append(_sizes(ctx.path))
-    grown = [{p for p, n in after.items() if n > before.get(p, 0)} for before, after in zip(sizes, sizes[1:])]
+    grown = [{p for p, n in after.items() if n > before.get(p, 0)} for before, after in itertools.pairwise(sizes)]
     common = set.intersection(*grown) if grown else set()
     if len(common) != 1:
         kit.note(f"the emits did not append to one file ({[sorted(g) for g in grown]})")

@@ -8,7 +8,8 @@ with no timeout involved.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pytest_lifecycle import Kit
 from pytest_lifecycle.contracts.event_streams import END, Read, Stream, Streams, Subscriber, event

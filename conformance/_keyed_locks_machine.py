@@ -45,7 +45,7 @@ import pytest
 
 from pytest_lifecycle import Kit, run_machine, unwrap
 
-__all__ = ["THREADS", "KEYS", "keyed_locks_machine", "test_lk08_model_conformance"]
+__all__ = ["KEYS", "THREADS", "keyed_locks_machine", "test_lk08_model_conformance"]
 
 #: Schedule threads.
 THREADS: Final = 3

@@ -166,7 +166,8 @@ def test_lk09_hammering_never_overlaps(keyed_locks: Any, lifecycle_kit: Kit) -> 
     with switch_interval():
         tasks = [kit.spawn(hammer.run, n, what=f"hammer T{n}") for n in range(HAMMERS)]
         for task in tasks:
-            task.result(timeout=max(kit.timeout, hammer.rounds / 50))
+            # Hung only when nothing happens for a timeout: under load 300 rounds take long.
+            task.result_while_progressing(lambda: len(hammer.history))
     kit.note(f"stress: {len(hammer.history)} events over {hammer.round + 1} of {hammer.rounds} rounds")
     # The cause first: a call that raised or hung is reported as that, not
     # as the overlap it may have produced.

@@ -62,17 +62,18 @@ from __future__ import annotations
 
 import functools
 from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final, Iterable, Iterator, Sequence
+from typing import Any, Final
 
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, multiple, precondition, rule
 
 from pytest_lifecycle import CHOICES, GatedAgent, Kit, ProviderHung, RuleViolation, Task, run_machine, unwrap
-from pytest_lifecycle.parking import check_still_waiting as _check_still_waiting
 from pytest_lifecycle.parking import WatchedTask, spawn_watched
+from pytest_lifecycle.parking import check_still_waiting as _check_still_waiting
 from pytest_lifecycle.surface import short_repr
 
 __all__ = [

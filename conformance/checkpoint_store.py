@@ -35,8 +35,9 @@ import signal
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,6 @@ from pytest_lifecycle.fileops import FileOp, FileOps, Injection, durable_replace
 from pytest_lifecycle.surface import short_repr
 
 from . import _checkpoint_crash as crash
-from ._crash_child import child_ok, start_harness
 from ._checkpoint_machine import checkpoint_machine
 from ._checkpoint_support import (
     Snapshots,
@@ -59,6 +59,7 @@ from ._checkpoint_support import (
     writes_to,
     written,
 )
+from ._crash_child import child_ok, start_harness
 
 __all__ = [
     "test_ck01_model_conformance",
@@ -69,9 +70,9 @@ __all__ = [
     "test_ck04_failed_saves_leave_no_temp_files",
     "test_ck04_many_concurrent_saves_never_fail",
     "test_ck05_injected_faults_surface_or_are_rewritten",
-    "test_ck05_unsupported_directory_fsync_may_be_ignored",
     "test_ck05_save_protocol_is_durable",
     "test_ck05_sigkill_at_random_moments",
+    "test_ck05_unsupported_directory_fsync_may_be_ignored",
     "test_ck05_write_cut_at_byte_offset",
     "test_ck06_saves_only_after_activity",
     "test_ck06_stop_returns_within_one_interval",
@@ -80,8 +81,8 @@ __all__ = [
     "test_ck08_checkpoint_keeps_pending_message_through_crash",
     "test_ck08_pending_message_survives_restart",
     "test_ck09_nothing_written_after_stop",
-    "test_ck10_escaping_ids_are_rejected",
     "test_ck10_empty_id",
+    "test_ck10_escaping_ids_are_rejected",
     "test_ck10_very_long_id",
     "test_ck11_damaged_file_is_never_half_loaded",
     "test_ck11_rebuilt_index_skips_damaged_file",
@@ -505,7 +506,7 @@ def test_ck05_save_protocol_is_durable(lifecycle_kit: Kit, checkpoint_stores: Ch
     _under_lock(kit, store, session, lambda s: s.messages.append({"role": "assistant", "content": "tool result"}),
                 what="append under lock_for", save=False)
     checkpointer.notify_activity()
-    by_checkpoint: Callable[[FileOp], bool] = lambda op: op.seq > mark and from_provider_thread(op) and op.kind in ("rename", "open")  # noqa: E731
+    by_checkpoint: Callable[[FileOp], bool] = lambda op: op.seq > mark and from_provider_thread(op) and op.kind in ("rename", "open")
     saved = recorder.wait_for(lambda ops: any(by_checkpoint(op) for op in ops), kit.timeout)
     checkpointer.stop()
     kit.check(saved, f"no checkpoint save within {kit.timeout:g}s of notify_activity()")
@@ -822,7 +823,7 @@ def test_ck06_stop_under_lock_for_returns_within_one_interval(lifecycle_kit: Kit
             threading.Event().wait(3 * interval)
             return _stop_timed(checkpointer, before)
 
-    made, took, alive = kit.call(block, what=f"{checkpointer!r}.stop() under lock_for")
+    _made, took, alive = kit.call(block, what=f"{checkpointer!r}.stop() under lock_for")
     kit.check(took <= interval + kit.prompt, f"stop() called under lock_for took {took:.2f}s with interval={interval}")
     kit.check(not alive, f"stop() called under lock_for returned with thread(s) {alive} still alive")
 
@@ -887,7 +888,7 @@ def test_ck07_snapshots_are_states_at_lock_release(lifecycle_kit: Kit, checkpoin
     snapshots = Snapshots(checkpoint_stores, recorder, Path(recorder.root))
     checkpointer = checkpoint_stores.start_checkpointer(store, session, interval=INTERVAL / 2)
     save = writes_to({layout.session_file}, provider_thread=True)
-    by_checkpointer: Callable[[list[FileOp]], int] = lambda ops: sum(map(save, ops))  # noqa: E731
+    by_checkpointer: Callable[[list[FileOp]], int] = lambda ops: sum(map(save, ops))
 
     for n in range(20):
         kind = ("start", "append", "cancel", "undo")[n % 4]
@@ -1322,7 +1323,7 @@ def test_ck12_index_update_race(lifecycle_kit: Kit, checkpoint_stores: Checkpoin
     layout = learn_layout(kit, recorder, probe)
     if not layout.index_files:
         pytest.skip("a full save wrote no file that a skip_index save does not: the index update cannot be held")
-    index_write: Callable[[FileOp], bool] = lambda op: (op.kind == "rename" and op.dest in layout.index_files) or (  # noqa: E731
+    index_write: Callable[[FileOp], bool] = lambda op: (op.kind == "rename" and op.dest in layout.index_files) or (
         op.kind == "open" and op.writes and op.path in layout.index_files)
     gate = kit.gate("index update", closed=True)
     checkpoint_stores.hold(recorder, gate, index_write)
@@ -1353,7 +1354,7 @@ def test_ck12_concurrent_full_saves_keep_every_entry(lifecycle_kit: Kit, checkpo
     sessions = [[_session(store, f"t{t}_s{i}", title=f"thread {t} session {i}") for i in range(4)] for t in range(8)]
 
     def saver(mine: list[Any]) -> None:
-        for round_ in range(2):
+        for _round in range(2):
             for s in mine:
                 s.save()
 

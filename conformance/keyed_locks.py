@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import gc
 import threading
-from typing import Any, Final, Hashable
+from collections.abc import Hashable
+from typing import Any, Final
 
 import pytest
 
@@ -50,12 +51,12 @@ from ._keyed_locks_machine import test_lk08_model_conformance
 from ._keyed_locks_stress import test_lk09_hammering_never_overlaps
 
 __all__ = [
-    "test_lk01_same_lock_while_held",
-    "test_lk01_same_lock_while_a_waiter_takes_over",
     "test_lk01_holder_without_a_reference_still_excludes",
     "test_lk01_rotated_holder_without_a_reference_still_excludes",
-    "test_lk02_holder_excludes_every_other_caller",
+    "test_lk01_same_lock_while_a_waiter_takes_over",
+    "test_lk01_same_lock_while_held",
     "test_lk02_first_callers_of_a_key_get_one_lock",
+    "test_lk02_holder_excludes_every_other_caller",
     "test_lk02_read_modify_write_loses_no_update",
     "test_lk03_holding_one_key_never_blocks_another",
     "test_lk04_rotated_key_resolves_to_the_held_lock",
@@ -63,8 +64,8 @@ __all__ = [
     "test_lk05_rotation_after_old_was_pruned",
     "test_lk06_late_caller_on_old_gets_the_rotated_lock",
     "test_lk06_late_caller_waiting_on_old_excludes_new",
-    "test_lk07_released_and_dropped_entries_disappear",
     "test_lk07_churn_returns_to_baseline",
+    "test_lk07_released_and_dropped_entries_disappear",
     "test_lk08_model_conformance",
     "test_lk09_hammering_never_overlaps",
 ]
@@ -212,9 +213,8 @@ def test_lk01_same_lock_while_a_waiter_takes_over(keyed_locks: Any, lifecycle_ki
         lock = locks.lock_for("k")
         with has_lock.passage():
             pass
-        with lock:  # waits: the holder is inside
-            with inside.passage():
-                pass
+        with lock, inside.passage():  # waits: the holder is inside
+            pass
 
     task = kit.spawn(waiter, what="waiter: with lock_for('k')")
     has_lock.wait_entered(1, unless=task)

@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Callable, Final, Hashable
+from collections.abc import Callable, Hashable
+from typing import Any, Final
 
 import pytest
 
@@ -49,23 +50,23 @@ from pytest_lifecycle.leaks import Growth, check_growth, provider_growth
 from pytest_lifecycle.parking import WatchedTask, check_still_waiting, spawn_watched
 
 __all__ = [
-    "test_rs01_not_installed_is_refused",
     "test_rs01_installed_elsewhere_is_refused",
+    "test_rs01_not_installed_is_refused",
     "test_rs02_protected_resource_refuses_respawn",
     "test_rs02_protection_is_per_key",
     "test_rs03_start_failure_leaves_dead",
     "test_rs03_start_failure_of_a_held_respawn",
+    "test_rs04_dead_resource_restarts_through_starting",
     "test_rs04_starting_visible_inside_start_source",
     "test_rs04_starting_while_held_in_start_source",
-    "test_rs04_dead_resource_restarts_through_starting",
+    "test_rs05_free_running_respawns_never_overlap",
     "test_rs05_no_overlap_while_one_is_held",
     "test_rs05_runs_in_call_order",
-    "test_rs05_free_running_respawns_never_overlap",
     "test_rs06_other_key_completes_while_one_is_held",
-    "test_rs07_failed_respawn_does_not_wedge_the_queue",
+    "test_rs07_churn_returns_lock_table_and_memory_to_baseline",
     "test_rs07_entry_kept_while_queued_and_dropped_after_the_last",
     "test_rs07_every_outcome_leaves_no_entry",
-    "test_rs07_churn_returns_lock_table_and_memory_to_baseline",
+    "test_rs07_failed_respawn_does_not_wedge_the_queue",
 ]
 
 Key = tuple[str, str]

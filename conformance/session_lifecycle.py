@@ -35,7 +35,8 @@ Use in a project's own tests::
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import pytest
 
@@ -59,46 +60,46 @@ from ._session_lifecycle_machine import start_call as _start_parked
 __all__ = [
     "test_lc01_falsy_session_ids_are_noops",
     "test_lc02_registered_session_without_turn_is_not_committable",
+    "test_lc03_generations_of_a_forgotten_session",
     "test_lc03_generations_strictly_increase",
     "test_lc03_unowned_turn_makes_session_dirty",
-    "test_lc03_generations_of_a_forgotten_session",
     "test_lc04_turns_coalesce_into_one_commit",
-    "test_lc04_turns_via_handle_coalesce_per_boundary",
     "test_lc04_turns_completed_during_a_commit_coalesce",
-    "test_lc05_late_commit_keeps_newer_turn",
+    "test_lc04_turns_via_handle_coalesce_per_boundary",
     "test_lc05_late_commit_keeps_every_turn_completed_meanwhile",
-    "test_lc06_failed_commit_keeps_work_and_handle",
+    "test_lc05_late_commit_keeps_newer_turn",
     "test_lc06_failed_commit_keeps_handle_for_new_turns",
+    "test_lc06_failed_commit_keeps_work_and_handle",
     "test_lc06_failed_late_commit_keeps_turns_completed_meanwhile",
+    "test_lc07_adopted_segment_and_the_next_one_of_its_owner",
+    "test_lc07_explicit_agent_adopts_unowned_work",
     "test_lc07_failed_explicit_agent_owns_unowned_work",
     "test_lc07_unowned_work_waits_for_an_agent",
-    "test_lc07_explicit_agent_adopts_unowned_work",
-    "test_lc07_adopted_segment_and_the_next_one_of_its_owner",
     "test_lc08_failed_segment_survives_replacement_registration",
     "test_lc08_replacement_during_in_flight_commit",
+    "test_lc09_agent_passed_with_a_turn_owns_it",
     "test_lc09_explicit_new_agent_cannot_clear_old_segment",
     "test_lc09_one_segment_per_commit_oldest_first",
-    "test_lc09_agent_passed_with_a_turn_owns_it",
-    "test_lc10_unregistered_work_commits_with_explicit_agent",
     "test_lc10_unregister_keeps_owner_of_dirty_work",
-    "test_lc11_drain_waits_for_in_flight_commit",
+    "test_lc10_unregistered_work_commits_with_explicit_agent",
+    "test_lc11_drain_commit_failing_after_the_in_flight_one",
     "test_lc11_drain_flushes_every_dirty_session",
     "test_lc11_drain_flushes_the_others_when_one_commit_fails",
-    "test_lc11_drain_commit_failing_after_the_in_flight_one",
-    "test_lc12_drain_deadline_with_hung_provider",
+    "test_lc11_drain_waits_for_in_flight_commit",
     "test_lc12_drain_deadline_with_hung_in_flight_commit",
+    "test_lc12_drain_deadline_with_hung_provider",
     "test_lc13_no_wait_returns_at_once_while_in_flight",
-    "test_lc13_wait_waits_for_in_flight_commit",
     "test_lc13_wait_is_bounded_by_timeout",
-    "test_lc14_same_session_calls_while_provider_blocked",
+    "test_lc13_wait_waits_for_in_flight_commit",
     "test_lc14_other_sessions_while_provider_blocked",
+    "test_lc14_same_session_calls_while_provider_blocked",
+    "test_lc15_eviction_commit_failing_after_the_in_flight_one",
     "test_lc15_eviction_commits_before_closing",
     "test_lc15_eviction_waits_for_in_flight_commit",
     "test_lc15_failed_eviction_keeps_the_agent_and_the_work",
-    "test_lc15_eviction_commit_failing_after_the_in_flight_one",
     "test_lc15_generations_after_an_eviction",
-    "test_lc16_discard_refuses_dirty_and_in_flight",
     "test_lc16_churn_returns_to_baseline",
+    "test_lc16_discard_refuses_dirty_and_in_flight",
     "test_lc17_model_conformance",
 ]
 

@@ -7,7 +7,18 @@ broke.  See the README for the full story.
 #: The kit's version (the one source: ``pyproject.toml`` reads it from here).
 __version__ = "0.2.0"
 
-from .catalogue import CHOICES, CONTRACTS, RULES, Choice, Contract, Rule, UnknownRuleError, get_choice, get_rule, rules_for
+from .catalogue import (
+    CHOICES,
+    CONTRACTS,
+    RULES,
+    Choice,
+    Contract,
+    Rule,
+    UnknownRuleError,
+    get_choice,
+    get_rule,
+    rules_for,
+)
 from .context import Context, KitClock
 from .discovery import ENTRY_POINT_GROUP
 from .doubles import Gate, GatedAgent, GatedSources, InjectedFailure, SourceCall

@@ -47,8 +47,9 @@ import selectors
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Final, Generic, NoReturn, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar, final
 
 from .errors import RuleViolation
 from .parking import _Watch
@@ -143,7 +144,7 @@ class _IdleSelector(selectors.DefaultSelector):
 
 @final
 class _Job:
-    __slots__ = ("what", "watch", "parked_since", "held", "admitted")
+    __slots__ = ("admitted", "held", "parked_since", "watch", "what")
 
     def __init__(self, what: str) -> None:
         self.what = what

@@ -12,9 +12,10 @@ a test that checks only the rule's SHOULD), failure messages start with
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Final, Literal, Mapping
+from typing import Final, Literal
 
 __all__ = [
     "CHOICES",

@@ -32,12 +32,13 @@ import importlib.metadata
 import platform
 import re
 import shlex
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -331,7 +332,7 @@ def assemble(results: Mapping[str, Any], *, run: Mapping[str, Any], providers: M
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def run_info(config: pytest.Config, *, finished: datetime | None) -> dict[str, Any]:
@@ -339,7 +340,7 @@ def run_info(config: pytest.Config, *, finished: datetime | None) -> dict[str, A
     from .state import state_of
 
     state = state_of(config)
-    started = config.stash.get(STARTED, None) or datetime.now(timezone.utc)
+    started = config.stash.get(STARTED, None) or datetime.now(UTC)
     seed = config.getoption("hypothesis_seed", None)
     return {
         "python": platform.python_version(),
@@ -375,7 +376,7 @@ def build(config: pytest.Config, report: LifecycleReport, *, complete: bool, exi
         selected = state.providers() if resolve else list(getattr(state, "_providers", None) or [])
     except Exception:  # a provider that cannot load: the report names it, the certificate lists what ran
         selected = []
-    finished = datetime.now(timezone.utc) if exitstatus is not None else None
+    finished = datetime.now(UTC) if exitstatus is not None else None
     return assemble(report.results(complete=complete, exitstatus=exitstatus), run=run_info(config, finished=finished),
                     providers={p.name: provider_info(p) for p in selected}, coverage=coverage, waivers=waivers)
 

@@ -51,8 +51,9 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
-from typing import Any, Mapping, NoReturn, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NoReturn
 
 import pytest
 
@@ -166,7 +167,7 @@ def _option(args: list[str], name: str) -> str | None:
 def _certify(args: list[str]) -> int:
     report = _option(args, "--lifecycle-report")
     cert_path = _option(args, "--lifecycle-certificate")
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="pytest-lifecycle-") as scratch:
         if report is None:
             report = os.path.join(scratch, "verdicts.json")
@@ -215,7 +216,7 @@ def _certificate_after_crash(path: str, results: dict[str, Any], args: list[str]
                  for name, p in (early.get("providers") or {}).items()}
     results = {**results, "complete": False, "exitstatus": 1}
     _fail_running_test(results, how, providers)
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     run = dict(early.get("run") or {})
     run.setdefault("started", started.isoformat(timespec="seconds"))
     if not run.get("command"):
@@ -354,7 +355,7 @@ def _replay_argv(witness: Mapping[str, Any], provider: Mapping[str, Any], run: M
         words = words[1:]
     target: list[str] = []
     skip = False
-    for i, word in enumerate(words):
+    for _i, word in enumerate(words):
         if skip:
             skip = False
         elif word in ("--lifecycle-provider", "--hypothesis-seed", "--lifecycle-profile"):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Mapping, final
+from typing import Any, Final, final
 
 __all__ = ["Context", "KitClock"]
 
@@ -17,7 +18,7 @@ class KitClock:
     :meth:`advance`.
     """
 
-    __slots__ = ("_now", "_lock")
+    __slots__ = ("_lock", "_now")
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = float(start)
@@ -50,7 +51,7 @@ class Context:
     factory again with the same context.
     """
 
-    __slots__ = ("path", "clock", "contract", "_extras")
+    __slots__ = ("_extras", "clock", "contract", "path")
 
     def __init__(self, path: Path, clock: KitClock, *, contract: str, extras: Mapping[str, Any] | None = None) -> None:
         self.path: Final = Path(path)

@@ -46,9 +46,10 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Final, Iterable, Mapping, NoReturn, final
+from typing import Any, Final, NoReturn, final
 
 __all__ = ["CrashHarness", "CrashHarnessError", "CrashRun", "RunEnd", "child_environment", "limit_file_size"]
 
@@ -392,7 +393,7 @@ def limit_file_size(nbytes: int | None, *, kill: bool = True) -> None:
     """
     import resource
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
     if nbytes is None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
         return

@@ -13,8 +13,9 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Final, Iterable, Mapping
+from typing import Any, Final
 
 from .errors import ProviderError
 from .provider import Provider

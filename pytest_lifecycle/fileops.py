@@ -29,9 +29,10 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Final, Iterable, Sequence, final
+from typing import Any, Final, final
 
 try:
     import fcntl

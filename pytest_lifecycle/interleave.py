@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable, Final, Generic, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from .parking import spawn_watched
 

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Final, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TypeVar
 
 import pytest
 
-from .catalogue import CONTRACTS, Rule, get_choice
+from .catalogue import Rule, get_choice
 from .context import Context, KitClock
 from .errors import HARNESS_MODULES, ProviderError, ProviderRaised, RuleViolation
 from .provider import Provider
 from .runner import HUNG_GRACE, Runner, Task
 from .surface import Guarded, GuardedContextManager, short_repr
 
-__all__ = ["Kit", "NOT_CLAIMED"]
+__all__ = ["NOT_CLAIMED", "Kit"]
 
 T = TypeVar("T")
 

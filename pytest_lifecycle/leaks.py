@@ -37,8 +37,9 @@ import sys
 import sysconfig
 import threading
 import tracemalloc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Final, Iterator, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 if TYPE_CHECKING:
     from .kit import Kit

@@ -9,7 +9,8 @@ with ``--hypothesis-seed``, or the one Hypothesis drew) and the command.
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .kit import Kit
@@ -26,7 +27,6 @@ def run_machine(machine: Callable[[], Any], kit: Kit, *, settings: Any = None) -
     :param settings: Hypothesis settings overriding the profile's.
     """
     __tracebackhide__ = True
-    from hypothesis import core
     from hypothesis.stateful import get_state_machine_test
 
     active = settings or kit.profile.hypothesis_settings()

@@ -41,8 +41,9 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Callable, Final, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, final
 
 if TYPE_CHECKING:
     from .kit import Kit
@@ -85,7 +86,7 @@ def _entering_with(frame: FrameType) -> bool:
 class _Watch:
     """The per-call state the profile hook writes and the sampler reads."""
 
-    __slots__ = ("entering", "ident", "_hook")
+    __slots__ = ("_hook", "entering", "ident")
 
     def __init__(self) -> None:
         #: ``[True]`` while the thread is entering (or inside) a blocking built-in.
@@ -132,7 +133,7 @@ class WatchedTask(Generic[T]):
     ``unless=`` to gate waits.
     """
 
-    __slots__ = ("task", "_watch")
+    __slots__ = ("_watch", "task")
 
     def __init__(self, task: Task[T], watch: _Watch) -> None:
         self.task = task

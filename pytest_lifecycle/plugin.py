@@ -8,11 +8,12 @@ by the state machines.
 from __future__ import annotations
 
 import fnmatch
-import math
 import importlib.util
+import math
+from collections.abc import Generator
 from functools import cache
-from typing import Final, Generator
 from pathlib import Path
+from typing import Final
 
 import pytest
 
@@ -237,7 +238,7 @@ def pytest_runtest_makereport(
     ]
     props += [("lifecycle_choice", f"{c}={b}") for c, seen in sorted(kit.choices_seen.items()) for b in sorted(seen)]
     error = call.excinfo.value if call.excinfo is not None else None
-    should_only = isinstance(error, RuleViolation) and (error.level == "should" or kit.level == "should") or (
+    should_only = (isinstance(error, RuleViolation) and (error.level == "should" or kit.level == "should")) or (
         isinstance(error, ProviderError) and kit.level == "should"
     )
     message = None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Final, Iterable, Mapping, final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, final
 
 from .catalogue import CONTRACTS
 from .errors import ProviderError
@@ -36,7 +37,7 @@ class Provider:
         provider = Provider("mine", session_lifecycle=factory, capabilities={"eviction"})
     """
 
-    __slots__ = ("name", "factories", "capabilities", "options", "origin", "spec")
+    __slots__ = ("capabilities", "factories", "name", "options", "origin", "spec")
 
     def __init__(
         self,

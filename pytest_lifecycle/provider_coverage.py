@@ -18,6 +18,9 @@ Definitions
   import a module first changes nothing.
   A rule's *lines* are the other statements of PACKAGE (bodies) that ran
   while a test of that rule was set up, run or torn down, on any thread.
+  Garbage is collected (in the harness context) before the first test of
+  each contract, so finalizers of another contract's objects do not run
+  inside its rules.
   *Reached* = the provider's rule lines plus the reached definition lines;
   *dark* = statements of PACKAGE that are not reached.  Per contract the
   share is taken over the files of PACKAGE in which the contract's rules
@@ -35,6 +38,7 @@ Who measures
 from __future__ import annotations
 
 import ast
+import gc
 import importlib.util
 import os
 import re
@@ -237,6 +241,8 @@ class ProviderCoverage:
         self._labelled: set[str] = set()
         self._html_files: list[str] = []
         self._rule_memo: dict[str, tuple[str, str] | None] = {}
+        #: The contract of the last conformance test this process set up.
+        self._contract: str | None = None
 
     @property
     def kit_measures(self) -> bool:
@@ -314,9 +320,16 @@ class ProviderCoverage:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         props = {str(k): str(v) for k, v in item.user_properties}
         rule, provider = props.get("lifecycle_rule"), props.get("lifecycle_provider")
-        if rule is not None and provider is not None:
-            self._labelled.add(item.nodeid)
-            self._switch(context_label(provider, rule))
+        if rule is None or provider is None:
+            return
+        contract = RULES[rule].contract if rule in RULES else None
+        if contract != self._contract and self._contract is not None and self._running() is not None:
+            # Still in the harness context: the finalizers (__del__) of the last contract's garbage
+            # run now, not inside a rule of this one, whose files they would drag into its share.
+            gc.collect()
+        self._contract = contract
+        self._labelled.add(item.nodeid)
+        self._switch(context_label(provider, rule))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:

@@ -17,14 +17,16 @@ a one-line error naming the option, and the run's exit status becomes 4.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable, Generator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Final, Generator, Mapping
+from typing import Any, Final
 
 import pytest
 
@@ -52,10 +54,8 @@ def _write(option: str, path: str, text: str) -> None:
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, target)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise PublishError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
 
 
@@ -97,7 +97,7 @@ class Publisher:
         # Called when the plugin registers (pytest_configure is historic).
         if hasattr(config, "workerinput"):
             return
-        config.stash[certificate.STARTED] = datetime.now(timezone.utc)
+        config.stash[certificate.STARTED] = datetime.now(UTC)
         paths = self._paths()
         for dest, path in paths.items():
             problem = _unwritable(path)
@@ -112,10 +112,8 @@ class Publisher:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         # Again once collected (before any test, also under xdist): now it names the providers.
         if not hasattr(self.config, "workerinput"):
-            try:
+            with contextlib.suppress(PublishError):  # the end of the session says so
                 self._write_unfinished(resolve=True)
-            except PublishError:
-                pass  # the end of the session says so
         return (yield)
 
     def _write_unfinished(self, *, resolve: bool) -> None:

@@ -15,7 +15,8 @@ import itertools
 import queue
 import threading
 import time
-from typing import Any, Callable, Final, Generic, TypeVar, final
+from collections.abc import Callable
+from typing import Any, Final, Generic, TypeVar, final
 
 from .errors import ProviderHung, ProviderRaised, escapes_exception
 
@@ -47,7 +48,7 @@ def in_worker() -> bool:
 class Task(Generic[T]):
     """A call running on a worker thread; :meth:`result` waits for it."""
 
-    __slots__ = ("what", "_done", "_value", "_error", "_runner", "thread_name", "reported_hung")
+    __slots__ = ("_done", "_error", "_runner", "_value", "reported_hung", "thread_name", "what")
 
     def __init__(self, runner: Runner, what: str) -> None:
         self.what = what
@@ -81,6 +82,22 @@ class Task(Generic[T]):
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[no-any-return]
+
+    def result_while_progressing(self, progress: Callable[[], object], timeout: float | None = None) -> T:
+        """:meth:`result` for a long batch of calls (a stress run): hung only
+        when ``progress()`` (e.g. the count of events recorded) stays the same
+        for *timeout* seconds -- a loaded machine is slow, not hung.
+        """
+        __tracebackhide__ = True
+        limit = self._runner.timeout if timeout is None else timeout
+        last = progress()
+        while not self._done.wait(limit):  # safety-net: progress is looked at once per timeout
+            now = progress()
+            if now == last:
+                self.reported_hung = True
+                raise ProviderHung(self._runner.rule, self._runner.provider, f"{self.what} (no progress)", limit)
+            last = now
+        return self.result(0)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """What the call raised (``None`` if it returned), waiting like :meth:`result`."""

@@ -13,7 +13,7 @@ from .provider import Provider
 if TYPE_CHECKING:
     from .waivers import Waiver
 
-__all__ = ["CALL_FAILED", "LifecycleState", "STATE_KEY", "state_of"]
+__all__ = ["CALL_FAILED", "STATE_KEY", "LifecycleState", "state_of"]
 
 
 class LifecycleState:

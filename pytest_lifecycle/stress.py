@@ -24,9 +24,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final, Hashable, Iterator, final
+from typing import Final, final
 
 __all__ = ["STRESS_SWITCH_INTERVAL", "Event", "History", "describe_overlap", "switch_interval", "yield_thread"]
 

@@ -11,8 +11,9 @@ rule named instead of a confusing error three steps later.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Final, Mapping, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from .errors import ProviderError, ProviderRaised, RuleViolation, escapes_exception
 
@@ -85,7 +86,7 @@ class Guarded:
     :func:`unwrap` to get the provider's own object.
     """
 
-    __slots__ = ("_target", "_surface", "_kit", "_label")
+    __slots__ = ("_kit", "_label", "_surface", "_target")
 
     def __init__(self, target: Any, surface: Surface, kit: Kit, label: str) -> None:
         object.__setattr__(self, "_target", target)
@@ -136,7 +137,7 @@ class GuardedContextManager(Guarded):
 
 @final
 class _GuardedMethod:
-    __slots__ = ("_owner", "_method", "_fn")
+    __slots__ = ("_fn", "_method", "_owner")
 
     def __init__(self, owner: Guarded, method: Method, fn: Callable[..., Any]) -> None:
         self._owner = owner

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -159,7 +159,7 @@ def load(config: pytest.Config, state: LifecycleState) -> tuple[Waiver, ...]:
     except _Bad as exc:
         raise pytest.UsageError(f"{named}: {exc}") from None
     known = _known_providers(config, state)
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     waivers: dict[tuple[str, str], Waiver] = {}
     for n, entry in enumerate(entries, start=1):
         where = f"{path.name}, waiver {n}"

@@ -27,13 +27,9 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-from typing import Final
-from typing import Protocol
-from typing import final
+from typing import Any, Final, Protocol, final
 
 __all__ = [
     "INDEX_FILE_NAME", "CheckpointStore", "Checkpointer", "CorruptSessionError", "Session",
@@ -109,8 +105,14 @@ class Session:
     """
 
     __slots__ = (
-        "_store", "_session_id", "title", "messages", "pending_user_message",
-        "pending_started_at", "active_stream_id", "updated_at",
+        "_session_id",
+        "_store",
+        "active_stream_id",
+        "messages",
+        "pending_started_at",
+        "pending_user_message",
+        "title",
+        "updated_at",
     )
 
     def __init__(

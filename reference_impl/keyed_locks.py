@@ -58,7 +58,7 @@ class KeyedLock:
 
     # __weakref__ lets the registry refer to the lock without keeping it
     # alive (LK-07); __slots__ keeps 10 000 live locks cheap.
-    __slots__ = ("_lock", "_pins", "__weakref__")
+    __slots__ = ("__weakref__", "_lock", "_pins")
 
     def __init__(self, pins: set[KeyedLock] | None = None) -> None:
         self._lock = threading.Lock()

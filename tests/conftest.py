@@ -2,13 +2,13 @@ import os
 
 # Imported once here, so in-process pytester runs (which drop the modules a
 # run imports) do not pay for Hypothesis and the suites on every run.
-import hypothesis.stateful  # noqa: F401
+import hypothesis.stateful
 import hypothesis.strategies  # noqa: F401
 
-import conformance.checkpoint_store  # noqa: F401
-import conformance.event_streams  # noqa: F401
-import conformance.keyed_locks  # noqa: F401
-import conformance.respawn  # noqa: F401
+import conformance.checkpoint_store
+import conformance.event_streams
+import conformance.keyed_locks
+import conformance.respawn
 import conformance.session_lifecycle  # noqa: F401
 
 try:  # the SSE client, kept across in-process runs (the `sse` extra)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import re
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -140,4 +140,4 @@ def test_context_names_what_it_offers(tmp_path: Path) -> None:
     ctx = Context(tmp_path, KitClock(), contract="respawn", extras={"start_source": print})
     assert ctx.start_source is print
     with pytest.raises(AttributeError, match="passes no 'cursor_fn' to respawn factories; it offers: path, clock, start_source"):
-        ctx.cursor_fn
+        _ = ctx.cursor_fn

@@ -279,7 +279,7 @@ def test_provider_constructor_rejects_nonsense() -> None:
 
     with pytest.raises(ProviderError, match="claims no contract"):
         Provider("empty")
-    with pytest.raises(ProviderError, match="unknown capability 'teleport'.*eviction \\(session_lifecycle\\)"):
+    with pytest.raises(ProviderError, match=r"unknown capability 'teleport'.*eviction \(session_lifecycle\)"):
         Provider("x", session_lifecycle=lambda ctx: None, capabilities={"teleport"})
     with pytest.raises(ProviderError, match="claims capability 'eviction' of contract session_lifecycle without"):
         Provider("x", keyed_locks=lambda ctx: None, capabilities={"eviction"})

@@ -11,7 +11,8 @@ from __future__ import annotations
 import queue
 import sys
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -102,10 +103,9 @@ def test_gate_admit_lets_exactly_n_through(lifecycle_kit: Kit) -> None:
     cond = threading.Condition()
 
     def walk(n: int) -> None:
-        with gate.passage():
-            with cond:
-                passed.append(n)
-                cond.notify_all()
+        with gate.passage(), cond:
+            passed.append(n)
+            cond.notify_all()
 
     tasks = [kit.spawn(walk, n) for n in range(3)]
     gate.wait_entered(3)

@@ -19,6 +19,7 @@ httpx = pytest.importorskip("httpx", reason="the sse extra is not installed: pip
 # classes; imported here too, so that in-process pytester runs (which drop the
 # modules a run imports) do not leave httpx mapping a dropped httpcore's.
 import httpcore  # noqa: E402, F401
+
 pytest.importorskip("starlette", reason="the sse extra is not installed: pip install 'pytest-lifecycle[sse]'")
 pytest.importorskip("uvicorn", reason="the sse extra is not installed: pip install 'pytest-lifecycle[sse]'")
 
@@ -34,9 +35,11 @@ def cursor(payload: Any) -> int:
 
 def serve(**options: Any) -> Iterator[httpx.Client]:
     registry = MemoryStreamRegistry(cursor_fn=cursor)
-    with ServerThread(create_app(registry, cursor_fn=cursor, errors=ERRORS, **options)) as server:
-        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
-            yield client
+    with (
+        ServerThread(create_app(registry, cursor_fn=cursor, errors=ERRORS, **options)) as server,
+        httpx.Client(base_url=server.url, timeout=TIMEOUT) as client,
+    ):
+        yield client
 
 
 @pytest.fixture
@@ -102,7 +105,7 @@ def test_after_query_alias_and_the_header_wins(client: httpx.Client) -> None:
     for seq in (1, 2, 3):
         client.post("/streams/s/events", json={"seq": seq})
     client.post("/streams/s/close")
-    ids = lambda lines: [line for line in lines if line.startswith("id:")]  # noqa: E731
+    ids = lambda lines: [line for line in lines if line.startswith("id:")]
     assert ids(lines_of(client, "/streams/s/events?after=1")) == ["id: 2", "id: 3"]
     # A reconnecting EventSource keeps its URL and sets the header: the header is newer.
     assert ids(lines_of(client, "/streams/s/events?after=0", {"Last-Event-ID": "2"})) == ["id: 3"]

@@ -84,7 +84,7 @@ def test_unreachable_url_fails_every_rule_naming_the_server(pytester: pytest.Pyt
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    result, doc = certify(pytester, "--lifecycle-sse-url", f"gone-server={url}")
+    _result, doc = certify(pytester, "--lifecycle-sse-url", f"gone-server={url}")
     assert verdicts(doc, "gone-server") == dict.fromkeys(SSE_RULES, "failed")
     for rule in SSE_RULES:
         message = doc["providers"]["gone-server"][rule]["message"]
@@ -109,7 +109,7 @@ def test_without_the_extra_the_rules_read_skipped_with_the_install_hint(pytester
 
 
 def test_a_server_that_stops_sending_fails_naming_the_stream_and_the_last_id(pytester: pytest.Pytester) -> None:
-    result, doc = certify(
+    _result, doc = certify(
         pytester, "--lifecycle-provider", "tests.mutants.event_streams.sse_closed_response_never_ends:provider",
         "--lifecycle-timeout", "1", "-k", "closed_stream_ends",
     )

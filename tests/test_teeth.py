@@ -65,4 +65,4 @@ def test_time_to_kill_is_the_first_broken_test(teeth) -> None:
              line("b", "teardown", "passed", 0.25), line("c", "call", "failed", 0.1)]
     assert teeth.time_to_kill(lines, "p", "LK-01", "failed") == 1.5
     assert teeth.time_to_kill(lines, "p", "LK-01", "non-strict") is None
-    assert teeth.time_to_kill(lines + [line("d", "call", "skipped", 2.0, True)], "p", "LK-01", "non-strict") == 2.0
+    assert teeth.time_to_kill([*lines, line("d", "call", "skipped", 2.0, True)], "p", "LK-01", "non-strict") == 2.0

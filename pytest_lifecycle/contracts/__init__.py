@@ -8,9 +8,10 @@ loads them as pytest plugins, so their fixtures are available in any test.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any, Callable, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..catalogue import CONTRACTS
 from ..surface import Surface

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, final
+from typing import Any, final
 
 import pytest
 
@@ -14,7 +15,7 @@ from ..kit import Kit
 from ..surface import BOOL, INT, Method, Shape, Surface, unwrap
 from . import ContractSupport
 
-__all__ = ["CheckpointStores", "SUPPORT", "checkpoint_store", "checkpoint_store_factory", "checkpoint_stores"]
+__all__ = ["SUPPORT", "CheckpointStores", "checkpoint_store", "checkpoint_store_factory", "checkpoint_stores"]
 
 SESSION = Surface.of("session", "checkpoint_store", Method("save"))
 SESSION_LOCK = Surface.of(

@@ -21,9 +21,10 @@ what happened.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Final, final
+from typing import Any, Final, final
 
 import pytest
 
@@ -36,12 +37,12 @@ from . import ContractSupport
 
 __all__ = [
     "END",
+    "SUPPORT",
+    "TTL_SECONDS",
     "Read",
     "StreamErrors",
     "StreamRegistry",
     "Streams",
-    "SUPPORT",
-    "TTL_SECONDS",
     "event",
     "event_streams",
     "seq_cursor",

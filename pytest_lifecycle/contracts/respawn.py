@@ -9,7 +9,8 @@ an explicit context (``kit.instance("respawn")``) gets a fresh pair too.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

@@ -46,10 +46,9 @@ class GatedAgent:
             self.commit_threads.append(thread)
             n = len(self.commit_threads)
         self._kit.note(f"{self.name}.commit_memory_session() #{n} [{thread}]")
-        with self.gate.passage():
-            with self._lock:
-                fail = self._failures > 0
-                self._failures -= fail
+        with self.gate.passage(), self._lock:
+            fail = self._failures > 0
+            self._failures -= fail
         if fail:
             self._kit.note(f"{self.name}.commit_memory_session() #{n} failed (injected)")
             raise InjectedFailure(f"{self.name}: injected commit failure")

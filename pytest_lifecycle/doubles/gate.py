@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, final
+from typing import TYPE_CHECKING, Any, final
 
 from ..errors import ProviderHung, RuleViolation
 

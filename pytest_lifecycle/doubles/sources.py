@@ -23,9 +23,10 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
+from collections.abc import Callable, Hashable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Final, Hashable, Literal, final
+from typing import TYPE_CHECKING, Any, Final, Literal, final
 
 from .agent import InjectedFailure
 

@@ -17,8 +17,18 @@ import html
 from typing import Any, Final
 
 from ..catalogue import CHOICES
-from . import (NOT_RUN, PROBLEMS, Certificate, contract_names, percent, provider_names, rules_by_contract, run_facts,
-               slug, summary)
+from . import (
+    NOT_RUN,
+    PROBLEMS,
+    Certificate,
+    contract_names,
+    percent,
+    provider_names,
+    rules_by_contract,
+    run_facts,
+    slug,
+    summary,
+)
 
 __all__ = ["render"]
 

@@ -13,8 +13,17 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from . import (NOT_RUN, Certificate, contract_names, failures, percent, provider_names, rules_by_contract, run_facts,
-               summary)
+from . import (
+    NOT_RUN,
+    Certificate,
+    contract_names,
+    failures,
+    percent,
+    provider_names,
+    rules_by_contract,
+    run_facts,
+    summary,
+)
 
 __all__ = ["render"]
 
@@ -154,7 +163,7 @@ def render(cert: Certificate, *, max_trace: int = MAX_TRACE) -> str:
     if not provider_names(cert):
         out += ["No provider ran: nothing is certified.", ""]
         return "\n".join(out)
-    out += _providers(cert) + ["", "### Rules", ""] + _matrix(cert)
+    out += [*_providers(cert), "", "### Rules", "", *_matrix(cert)]
     for title, section in (("Failures", _failures(cert, max_trace)), ("Open choices", _choices(cert)),
                            ("Coverage of the provider", _coverage(cert)), ("Waivers", _waivers(cert))):
         if section:

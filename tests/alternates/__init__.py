@@ -17,8 +17,8 @@ rule *passed*, MUSTs and SHOULDs alike, serial and under ``pytest -n 2``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from .._providers import provider_modules
 

@@ -38,7 +38,7 @@ class NamedLock:
     ``locks.get(n).release()``) does not lose it to the garbage collector.
     """
 
-    __slots__ = ("name", "_lock", "_held", "__weakref__")
+    __slots__ = ("__weakref__", "_held", "_lock", "name")
 
     def __init__(self, name: Hashable, held: set[NamedLock]) -> None:
         self.name = name

@@ -32,8 +32,9 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pytest_lifecycle import Provider
 

@@ -23,7 +23,8 @@ the contract leaves room:
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from pytest_lifecycle import Provider
 
@@ -43,7 +44,7 @@ class StreamIsClosed(RuntimeError):
 
 
 class _Log:
-    def __init__(self, owner: "Registry", name: str) -> None:
+    def __init__(self, owner: Registry, name: str) -> None:
         self.owner = owner
         self.name = name
         self.records: list[tuple[int, Any, float]] = []  # (cursor, payload, time)

@@ -77,7 +77,7 @@ class OwnedLock:
 class _Binding:
     """One lock and every key bound to it; the registry's only reference to the lock."""
 
-    __slots__ = ("lock", "keys")
+    __slots__ = ("keys", "lock")
 
     def __init__(self) -> None:
         self.lock = OwnedLock()

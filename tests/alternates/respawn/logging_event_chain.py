@@ -52,7 +52,7 @@ class _Resource:
 class _Link:
     """One respawn's place in its key's line."""
 
-    __slots__ = ("before", "done", "abandoned")
+    __slots__ = ("abandoned", "before", "done")
 
     def __init__(self, before: _Link | None) -> None:
         self.before = before
@@ -70,7 +70,7 @@ class _Link:
 
 
 class _Line:
-    __slots__ = ("tail", "members")
+    __slots__ = ("members", "tail")
 
     def __init__(self) -> None:
         self.tail: _Link | None = None

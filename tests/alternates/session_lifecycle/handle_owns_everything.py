@@ -60,7 +60,7 @@ class _Turn:
 
 
 class _Entry:
-    __slots__ = ("handle", "generation", "dirty", "committing")
+    __slots__ = ("committing", "dirty", "generation", "handle")
 
     def __init__(self) -> None:
         self.handle: Any = None

@@ -56,7 +56,7 @@ class _Segment:
 
 
 class _Session:
-    __slots__ = ("handle", "ledger", "in_flight")
+    __slots__ = ("handle", "in_flight", "ledger")
 
     def __init__(self) -> None:
         self.handle: Any = None

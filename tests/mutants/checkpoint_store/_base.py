@@ -7,7 +7,8 @@ mutant of the write path overrides just that.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from reference_impl.checkpoint import CheckpointStore
 

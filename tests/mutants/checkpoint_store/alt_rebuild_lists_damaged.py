@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from pytest_lifecycle import Provider
-
 from tests.alternates.checkpoint_store.rebuilding_index import RebuildingStore, is_safe_id
 
 BREAKS = ("CK-11",)

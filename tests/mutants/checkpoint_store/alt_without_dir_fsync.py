@@ -10,7 +10,6 @@ directory (CK-05).  The alternate's other readings stay correct, so only CK-05 b
 from pathlib import Path
 
 from pytest_lifecycle import Provider
-
 from tests.alternates.checkpoint_store.rebuilding_index import RebuildingStore
 
 BREAKS = ("CK-05",)

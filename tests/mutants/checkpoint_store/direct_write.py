@@ -9,7 +9,6 @@ session file when the process dies in between.
 from pathlib import Path
 
 from pytest_lifecycle import Provider
-
 from reference_impl.checkpoint import CheckpointStore
 
 from ._base import factory_of

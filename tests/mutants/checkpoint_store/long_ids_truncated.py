@@ -8,7 +8,6 @@ share one file, and saving the second silently replaces the first (CK-10).
 from pathlib import Path
 
 from pytest_lifecycle import Provider
-
 from tests.alternates.checkpoint_store.rebuilding_index import RebuildingStore
 
 BREAKS = ("CK-10",)

@@ -8,7 +8,14 @@ import threading
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import CheckpointStore, CorruptSessionError, Session, _SESSION_FIELDS, _read_record, _validated
+from reference_impl.checkpoint import (
+    _SESSION_FIELDS,
+    CheckpointStore,
+    CorruptSessionError,
+    Session,
+    _read_record,
+    _validated,
+)
 
 from ._base import factory_of
 

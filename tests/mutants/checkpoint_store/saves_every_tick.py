@@ -8,7 +8,7 @@ fsyncs) an idle session forever.
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import CheckpointStore, Checkpointer, _LOCK_POLL_SECONDS
+from reference_impl.checkpoint import _LOCK_POLL_SECONDS, Checkpointer, CheckpointStore
 
 from ._base import factory_of
 

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 from pytest_lifecycle import Provider
-
 from reference_impl.checkpoint import CheckpointStore
 
 from ._base import factory_of

@@ -8,7 +8,6 @@ half-started sessions and costs an index write per checkpoint.
 from typing import Any
 
 from pytest_lifecycle import Provider
-
 from reference_impl.checkpoint import CheckpointStore
 
 from ._base import factory_of

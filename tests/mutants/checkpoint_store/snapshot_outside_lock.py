@@ -11,7 +11,7 @@ the checkpointer does not take the lock at all.
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import CheckpointStore, Checkpointer, Session, _encode, _index_entry, _validated
+from reference_impl.checkpoint import Checkpointer, CheckpointStore, Session, _encode, _index_entry, _validated
 
 from ._base import factory_of
 

@@ -6,7 +6,6 @@ half-loaded -- ``load`` still raises a clear error -- so only CK-11's SHOULD bre
 """
 
 from pytest_lifecycle import Provider
-
 from reference_impl.checkpoint import CheckpointStore
 
 from ._base import factory_of

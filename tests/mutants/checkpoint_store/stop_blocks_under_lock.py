@@ -10,8 +10,7 @@ stop() is prompt, and a tick that gets the lock after stop() writes nothing (CK-
 from typing import Any
 
 from pytest_lifecycle import Provider
-
-from reference_impl.checkpoint import CheckpointStore, Checkpointer
+from reference_impl.checkpoint import Checkpointer, CheckpointStore
 
 from ._base import factory_of
 

@@ -7,8 +7,7 @@ lands after ``stop()`` returned -- after, and over, the caller's final save (CK-
 from typing import Any
 
 from pytest_lifecycle import Provider
-
-from reference_impl.checkpoint import CheckpointStore, Checkpointer
+from reference_impl.checkpoint import Checkpointer, CheckpointStore
 
 from ._base import factory_of
 

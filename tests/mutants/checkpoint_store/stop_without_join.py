@@ -8,7 +8,7 @@ otherwise a checkpoint still in flight lands after the final save and overwrites
 from typing import Any
 
 from pytest_lifecycle import Provider
-from reference_impl.checkpoint import CheckpointStore, Checkpointer
+from reference_impl.checkpoint import Checkpointer, CheckpointStore
 
 from ._base import factory_of
 

@@ -7,7 +7,6 @@ keep the session's place in the sidebar bumps it to the top instead.
 from typing import Any
 
 from pytest_lifecycle import Provider
-
 from reference_impl.checkpoint import CheckpointStore
 
 from ._base import factory_of

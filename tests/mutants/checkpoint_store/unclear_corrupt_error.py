@@ -9,7 +9,6 @@ SHOULD), as in the production session store.
 import json
 
 from pytest_lifecycle import Provider
-
 from reference_impl.checkpoint import CheckpointStore, Session, _check_session_id
 
 from ._base import factory_of

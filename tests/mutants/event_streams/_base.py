@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_lifecycle import Provider
-
 from reference_impl.event_streams import ERRORS, FileStreamRegistry, MemoryStreamRegistry
 
 

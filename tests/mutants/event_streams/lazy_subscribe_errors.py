@@ -8,7 +8,8 @@ the body (ST-02).
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from reference_impl.event_streams import EventStream, FileStreamRegistry
 

@@ -24,9 +24,8 @@ class Broken(RespawnManager):
 
     @contextmanager
     def _turn(self, key: Key) -> Iterator[None]:
-        with super()._turn(key):
-            with self._everything:  # BUG: held across the sources, for every key
-                yield
+        with super()._turn(key), self._everything:  # BUG: held across the sources, for every key
+            yield
 
 
 BREAKS = ("RS-06",)
