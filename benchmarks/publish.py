@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ def certify_once(report: Path, workers: int) -> None:
 def publish(results: dict[str, Any], out: Path, provider: Provider) -> float:
     """One round of what the publisher does; its wall time in seconds."""
     started = time.perf_counter()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     run = {"python": platform.python_version(), "implementation": platform.python_implementation(),
            "platform": platform.platform(), "profile": "ci", "hypothesis_seed": None,
            "command": ["pytest", "--pyargs", "conformance"], "strict": False, "rule_filter": [],

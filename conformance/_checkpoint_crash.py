@@ -27,7 +27,10 @@ Report = Callable[[dict[str, Any]], None]
 def version_state(n: int) -> dict[str, Any]:
     """The fields of version *n*: sizes vary, so a torn file cannot pass for a whole one."""
     messages = [
-        {"role": "user" if i % 2 == 0 else "assistant", "content": f"v{n} m{i} " + "abcdefgh" * (250 + (n * 7919 + i * 104729) % 750)}
+        {
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"v{n} m{i} " + "abcdefgh" * (250 + (n * 7919 + i * 104729) % 750),
+        }
         for i in range(1 + n % 4)
     ]
     pending = n % 3 != 0
@@ -62,7 +65,9 @@ def _loaded(store: Any, report: Report) -> tuple[Any, int]:
     session = store.load(SESSION_ID)
     n = version_of(getattr(session, "title", None))
     if session is None or n is None:
-        raise AssertionError(f"the child loaded {session!r} (title {getattr(session, 'title', None)!r}), not a saved version")
+        raise AssertionError(
+            f"the child loaded {session!r} (title {getattr(session, 'title', None)!r}), not a saved version"
+        )
     report({"loaded": n})
     return session, n
 

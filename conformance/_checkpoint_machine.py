@@ -79,7 +79,11 @@ def _cancel(s: Any, n: int) -> None:
 
 
 CHANGES: dict[str, Callable[[Any, int], None]] = {
-    "retitle": _title, "append": _append, "undo": _pop, "start run": _start_run, "cancel": _cancel,
+    "retitle": _title,
+    "append": _append,
+    "undo": _pop,
+    "start run": _start_run,
+    "cancel": _cancel,
 }
 
 
@@ -103,7 +107,9 @@ def checkpoint_machine(kit: Kit, stores: CheckpointStores) -> type[RuleBasedStat
                 self._create(sid)
 
         def _create(self, sid: str) -> None:
-            self.live[sid] = self.store.create(sid, title=f"session {sid}", messages=[{"role": "user", "content": "hello"}])
+            self.live[sid] = self.store.create(
+                sid, title=f"session {sid}", messages=[{"role": "user", "content": "hello"}]
+            )
             self.memory[sid] = state_of(self.live[sid])
             self.disk[sid] = [None]
 
@@ -140,7 +146,8 @@ def checkpoint_machine(kit: Kit, stores: CheckpointStores) -> type[RuleBasedStat
                 # A rebuild reads every other session's file as it is now.
                 self.rebuilt = {
                     other: [None if state is None else _entry(state, None) for state in self.disk[other]]
-                    for other in IDS if other != sid and self.disk[other] != [None]
+                    for other in IDS
+                    if other != sid and self.disk[other] != [None]
                 }
                 self.rebuilt[sid] = [entry]
 
@@ -216,15 +223,22 @@ def checkpoint_machine(kit: Kit, stores: CheckpointStores) -> type[RuleBasedStat
                 branches = {chosen: branches[chosen]}
             fitting = [b for b, model in branches.items() if self._index_fits(model, entries)]
             if not fitting:
-                got = {sid: {n: e.get(n) for n in ("title", "message_count", "updated_at")} for sid, e in sorted(entries.items())}
+                got = {
+                    sid: {n: e.get(n) for n in ("title", "message_count", "updated_at")}
+                    for sid, e in sorted(entries.items())
+                }
                 expected = "; ".join(
                     f"{INDEX_CHOICE} {b}: {short_repr({sid: opts for sid, opts in sorted(model.items())}, 300)}"
                     for b, model in branches.items()
                 )
-                kit.fail(f"index() (only full saves index, CK-02) lists {short_repr(got, 300)}; expected, "
-                         f"by the entries of the last full saves (None: not known, or may be absent), {expected}")
+                kit.fail(
+                    f"index() (only full saves index, CK-02) lists {short_repr(got, 300)}; expected, "
+                    f"by the entries of the last full saves (None: not known, or may be absent), {expected}"
+                )
             if chosen is None and len(fitting) == 1:
-                kit.observe_choice(INDEX_CHOICE, fitting[0], f"index() listed {sorted(entries)} after full saves of {sorted(self.own)}")
+                kit.observe_choice(
+                    INDEX_CHOICE, fitting[0], f"index() listed {sorted(entries)} after full saves of {sorted(self.own)}"
+                )
 
         def _index_fits(self, model: dict[str, list[Entry | None]], entries: dict[str, dict[str, Any]]) -> bool:
             if set(entries) - set(model):

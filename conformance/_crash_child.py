@@ -19,8 +19,14 @@ def start_harness(kit: Kit, spec: str, child: ModuleType) -> CrashHarness:
         kit.fail(f"cannot start the crash child for provider spec {spec!r}: {exc}")
 
 
-def child_ok(kit: Kit, harness: CrashHarness, run: CrashRun, reported: object, what: str,
-             died_of: tuple[int, ...] = (signal.SIGKILL,)) -> None:
+def child_ok(
+    kit: Kit,
+    harness: CrashHarness,
+    run: CrashRun,
+    reported: object,
+    what: str,
+    died_of: tuple[int, ...] = (signal.SIGKILL,),
+) -> None:
     """Fail with the child's own story when it broke for another reason than the kit's kill (*died_of*)."""
     __tracebackhide__ = True
     end = run.end

@@ -25,8 +25,12 @@ Report = Callable[[dict[str, Any]], None]
 
 def _registry(args: dict[str, Any]) -> Any:
     provider = load_provider(args["provider"])
-    ctx = Context(Path(args["path"]), KitClock(args["clock"]), contract="event_streams",
-                  extras={"cursor_fn": seq_cursor, "ttl_seconds": TTL_SECONDS})
+    ctx = Context(
+        Path(args["path"]),
+        KitClock(args["clock"]),
+        contract="event_streams",
+        extras={"cursor_fn": seq_cursor, "ttl_seconds": TTL_SECONDS},
+    )
     return provider.factories["event_streams"](ctx)
 
 

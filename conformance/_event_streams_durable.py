@@ -73,8 +73,14 @@ def _spec(kit: Kit) -> str:
 
 
 def _args(kit: Kit, spec: str, ctx: Context, stream_id: str, **extra: Any) -> dict[str, Any]:
-    return {"provider": spec, "path": str(ctx.path), "clock": kit.clock(), "stream": stream_id,
-            "timeout": kit.timeout, **extra}
+    return {
+        "provider": spec,
+        "path": str(ctx.path),
+        "clock": kit.clock(),
+        "stream": stream_id,
+        "timeout": kit.timeout,
+        **extra,
+    }
 
 
 def _sizes(path: Path) -> dict[Path, int]:
@@ -139,16 +145,22 @@ def test_st10_emit_returns_after_the_event_is_durable(lifecycle_kit: Kit, event_
         stream.emit(event(n), close=close)
         ops = recorder.since(mark)
         synced = [op for op in ops if op.kind == "fsync" and not op.is_dir and recorder.inside(op.path)]
-        kit.check(synced, f"{stream}.emit(cursor {n}{', close=True' if close else ''}) returned without an fsync of a "
-                          f"file under ctx.path (recorded: {[op.describe(root) for op in ops] or 'nothing'})")
+        kit.check(
+            synced,
+            f"{stream}.emit(cursor {n}{', close=True' if close else ''}) returned without an fsync of a "
+            f"file under ctx.path (recorded: {[op.describe(root) for op in ops] or 'nothing'})",
+        )
     ops = recorder.ops
     created = sorted(set(_sizes(registry.ctx.path)) - existing)
     for path in created:
         opened = [op.seq for op in ops if op.kind == "open" and op.writes and op.path == os.path.normpath(path)]
         dir_synced = [op.seq for op in ops if op.kind == "fsync" and op.is_dir and opened and op.seq > opened[0]]
-        kit.check(dir_synced, f"{path.name} was created but its directory was never fsynced after it: after a power "
-                              f"loss the file (and every event in it) may be gone "
-                              f"(recorded: {[op.describe(root) for op in ops]})")
+        kit.check(
+            dir_synced,
+            f"{path.name} was created but its directory was never fsynced after it: after a power "
+            f"loss the file (and every event in it) may be gone "
+            f"(recorded: {[op.describe(root) for op in ops]})",
+        )
 
 
 @pytest.mark.rule("ST-10")
@@ -186,7 +198,9 @@ def test_st10_restart_brings_back_events_cursors_and_state(lifecycle_kit: Kit, e
     empty = again.get("empty")
     kit.expect(empty.last_cursor(), None, "last_cursor() of the recovered empty stream")
     expect_waiting(kit, empty.subscribe(), "the recovered empty stream is still active")
-    event_streams.raises(GONE_OR_NOT_FOUND, lambda: again.get("deleted"), "get() of a stream deleted before the restart")
+    event_streams.raises(
+        GONE_OR_NOT_FOUND, lambda: again.get("deleted"), "get() of a stream deleted before the restart"
+    )
     event_streams.raises(("not_found",), lambda: again.get("never"), "get() of an id never created, after the restart")
 
 
@@ -209,12 +223,16 @@ def test_st10_sigkill_of_a_writer_loses_no_emitted_event(lifecycle_kit: Kit, eve
             moment = f"after SIGKILL #{k - 1} (seed {seed}), which hit the emit of cursor {emitting} (last returned: {emitted})"
             last = loaded["loaded"] or 0
             kit.note(f"child #{k}: recovered last_cursor() = {loaded['loaded']}")
-            kit.check(emitted <= last <= emitting,
-                      f"{moment}: the recovered last_cursor() is {loaded['loaded']}, expected {emitted} (every event whose "
-                      f"emit returned){f' or {emitting}' if emitting != emitted else ''}")
-            kit.check(not loaded["stuck"] and loaded["history_ok"],
-                      f"{moment}: the recovered stream replays {loaded.get('history')}"
-                      f"{' and then waits' if loaded['stuck'] else ''}, expected cursors 1..{last} in order")
+            kit.check(
+                emitted <= last <= emitting,
+                f"{moment}: the recovered last_cursor() is {loaded['loaded']}, expected {emitted} (every event whose "
+                f"emit returned){f' or {emitting}' if emitting != emitted else ''}",
+            )
+            kit.check(
+                not loaded["stuck"] and loaded["history_ok"],
+                f"{moment}: the recovered stream replays {loaded.get('history')}"
+                f"{' and then waits' if loaded['stuck'] else ''}, expected cursors 1..{last} in order",
+            )
             target = last + rng.randint(1, 4)
             run.wait_report(lambda r: r.get("emitted", 0) >= target)
             end = run.kill(after=rng.uniform(0, 0.004))
@@ -224,9 +242,13 @@ def test_st10_sigkill_of_a_writer_loses_no_emitted_event(lifecycle_kit: Kit, eve
             kit.note(f"SIGKILL #{k}: emit of {emitting} in flight, {emitted} returned")
     final = event_streams.new(ctx).get("s")
     last = final.last_cursor()
-    kit.check(isinstance(last, int) and emitted <= last <= emitting,
-              f"after the last SIGKILL the recovered last_cursor() is {last!r}, expected between {emitted} and {emitting}")
-    expect_items(kit, final.subscribe(), list(range(1, last + 1)), "every event of every child, once, in order", then="wait")
+    kit.check(
+        isinstance(last, int) and emitted <= last <= emitting,
+        f"after the last SIGKILL the recovered last_cursor() is {last!r}, expected between {emitted} and {emitting}",
+    )
+    expect_items(
+        kit, final.subscribe(), list(range(1, last + 1)), "every event of every child, once, in order", then="wait"
+    )
 
 
 @pytest.mark.rule("ST-10")
@@ -258,7 +280,9 @@ def test_st10_crash_inside_emit_with_close_keeps_it_atomic(lifecycle_kit: Kit, e
         recovered = event_streams.new(image).get("s")
         last = recovered.last_cursor()
         if last == 1:
-            expect_items(kit, recovered.subscribe(), [1], f"{moment}: without event 2 the stream is still active", then="wait")
+            expect_items(
+                kit, recovered.subscribe(), [1], f"{moment}: without event 2 the stream is still active", then="wait"
+            )
         elif last == 2:
             expect_items(kit, recovered.subscribe(), [1, 2], f"{moment}: with event 2 the stream is closed", then="end")
         else:
@@ -275,7 +299,9 @@ def test_st11_torn_last_record_is_dropped(lifecycle_kit: Kit, event_streams: Str
     registry = event_streams.new()
     found = _appended(kit, registry.get_or_create("s"), registry.ctx, [1, 2, 3, 4])
     if found is None:
-        pytest.skip(f"provider {kit.provider.name!r} does not append one file per emit: the kit cannot place a torn record")
+        pytest.skip(
+            f"provider {kit.provider.name!r} does not append one file per emit: the kit cannot place a torn record"
+        )
     log, sizes = found
     start, end = sizes[-2], sizes[-1]
     for cut in sorted({start + 1, (start + end) // 2, end - 1}):
@@ -290,8 +316,11 @@ def test_st11_torn_last_record_is_dropped(lifecycle_kit: Kit, event_streams: Str
         expect_items(kit, stream.subscribe(), [1, 2, 3], f"the torn record 4 is dropped ({where})", then="wait")
         stream.emit(event(4, " again"))
         again = event_streams.restart(copy).get("s")
-        kit.expect(_history(kit, again), [1, 2, 3, event(4, " again")],
-                   f"an event emitted after the recovery is whole after another restart ({where})")
+        kit.expect(
+            _history(kit, again),
+            [1, 2, 3, event(4, " again")],
+            f"an event emitted after the recovery is whole after another restart ({where})",
+        )
 
 
 @pytest.mark.rule("ST-11")
@@ -302,7 +331,9 @@ def test_st11_write_cut_at_byte_offset(lifecycle_kit: Kit, event_streams: Stream
     with start_harness(kit, spec, crash) as harness:
         for delta in (1, 9, 40):
             ctx = event_streams.fresh_context()
-            run = harness.start("conformance._event_streams_crash:cut_emit", _args(kit, spec, ctx, "s", events=3, delta=delta))
+            run = harness.start(
+                "conformance._event_streams_crash:cut_emit", _args(kit, spec, ctx, "s", events=3, delta=delta)
+            )
             end = run.wait()
             child_ok(kit, harness, run, run.reports, f"the child cut at +{delta} bytes", died_of=(signal.SIGXFSZ,))
             completed = any("emitted" in r for r in run.reports)
@@ -320,7 +351,9 @@ def test_st11_corrupt_middle_record_is_a_clear_error(lifecycle_kit: Kit, event_s
     registry = event_streams.new()
     found = _appended(kit, registry.get_or_create("s"), registry.ctx, [1, 2, 3, 4])
     if found is None:
-        pytest.skip(f"provider {kit.provider.name!r} does not append one file per emit: the kit cannot place a damaged record")
+        pytest.skip(
+            f"provider {kit.provider.name!r} does not append one file per emit: the kit cannot place a damaged record"
+        )
     log, sizes = found
     start, end = sizes[1], sizes[2]  # the record of event 2
     copy = event_streams.copy(registry, "damaged")
@@ -340,9 +373,11 @@ def test_st11_corrupt_middle_record_is_a_clear_error(lifecycle_kit: Kit, event_s
     except Exception as exc:
         kit.note(f"recovery raised {type(exc).__name__}: {exc}")
         return  # a clear error: the rule holds
-    kit.check(last == 4 and seqs == [1, 2, 3, 4],
-              f"with {where}, recovery raised nothing and the stream has last_cursor() {last!r} and replays {seqs}: "
-              "events were lost silently (expected an error)")
+    kit.check(
+        last == 4 and seqs == [1, 2, 3, 4],
+        f"with {where}, recovery raised nothing and the stream has last_cursor() {last!r} and replays {seqs}: "
+        "events were lost silently (expected an error)",
+    )
 
 
 @pytest.mark.rule("ST-11")
@@ -364,10 +399,15 @@ def test_st11_second_writer_is_refused(lifecycle_kit: Kit, event_streams: Stream
             raise
         except Exception as exc:
             refused = f"{type(exc).__name__}: {exc}"
-        kit.check(refused, f"a second writer emitted on stream 'w' while process {holding and holding['holding']} "
-                           "still writes it (expected a refusal)")
+        kit.check(
+            refused,
+            f"a second writer emitted on stream 'w' while process {holding and holding['holding']} "
+            "still writes it (expected a refusal)",
+        )
         kit.note(f"the second writer was refused: {refused}")
         run.kill()
     after = event_streams.new(ctx).get_or_create("w")
     after.emit(event(2))
-    expect_items(kit, after.subscribe(), [1, 2], "once the first writer is gone, the stream is writable again", then="wait")
+    expect_items(
+        kit, after.subscribe(), [1, 2], "once the first writer is gone, the stream is writable again", then="wait"
+    )

@@ -200,10 +200,14 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             if state == "open":
                 return
             if state == "never":
-                self._expect_kinds(("not_found",), lambda: registry.get(stream_id), f"{registry}.get({stream_id!r}) of an unknown id")
+                self._expect_kinds(
+                    ("not_found",), lambda: registry.get(stream_id), f"{registry}.get({stream_id!r}) of an unknown id"
+                )
             elif state in ("deleted", "expired"):
                 kinds = ("gone",) if tombstones and state == "deleted" and not self.restarted else GONE_OR_NOT_FOUND
-                self._expect_kinds(kinds, lambda: registry.get(stream_id), f"{registry}.get({stream_id!r}) of a {state} stream")
+                self._expect_kinds(
+                    kinds, lambda: registry.get(stream_id), f"{registry}.get({stream_id!r}) of a {state} stream"
+                )
             else:
                 handle = self._guard(registry.get, stream_id)
                 life = self.lives[stream_id]
@@ -223,7 +227,9 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
                     raise
                 except Exception as exc:  # deleting what never existed: success or not found
                     if streams.errors.kind_of(exc) != "not_found":
-                        kit.fail(f"{registry}.delete({stream_id!r}) of an unknown id raised {type(exc).__name__}: {exc}")
+                        kit.fail(
+                            f"{registry}.delete({stream_id!r}) of an unknown id raised {type(exc).__name__}: {exc}"
+                        )
                 return
             self._guard(registry.delete, stream_id)  # idempotent: never raises for a known id
             self.lives[stream_id].deleted = True
@@ -241,7 +247,6 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
         def emit(self, stream_id: str, gaps: list[int]) -> None:
             for gap in gaps:
                 self._emit(stream_id, gap, close=False)
-
 
         def _emit(self, stream_id: str, gap: int, *, close: bool) -> None:
             found = self._handle(stream_id)
@@ -308,8 +313,11 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             if after is not None and after != 0:
                 after += life.last or 0  # around the end of the stream: behind it, at it, beyond it
             if state == "deleted":
-                self._expect_kinds(GONE_OR_NOT_FOUND, lambda: handle.subscribe(after),
-                                   f"{handle}.subscribe(after={after}) on a deleted stream (at the call)")
+                self._expect_kinds(
+                    GONE_OR_NOT_FOUND,
+                    lambda: handle.subscribe(after),
+                    f"{handle}.subscribe(after={after}) on a deleted stream (at the call)",
+                )
                 return
             try:
                 sub = self._guard(handle.subscribe, after)
@@ -390,8 +398,10 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             where = f"(position {s.position}, model: {[e.seq for e in s.life.events]}, {state})"
             if not read.done:
                 if musts:
-                    kit.fail(f"{s.sub}: the read is still waiting (the loop is idle) though cursor {musts[0]} "
-                             f"was emitted {where}")
+                    kit.fail(
+                        f"{s.sub}: the read is still waiting (the loop is idle) though cursor {musts[0]} "
+                        f"was emitted {where}"
+                    )
                 if state == "closed":
                     kit.fail(f"{s.sub}: the read is still waiting on a closed stream with nothing left {where}")
                 return
@@ -419,8 +429,11 @@ def event_streams_machine(kit: Kit, streams: Streams) -> type[Any]:
             if verdict == "never":
                 kit.fail(f"{s.sub}: yielded cursor {match.seq}, which expired before the subscriber attached {where}")
             if verdict == "at-call":
-                kit.observe_choice("ST/attach", "at-call", f"{s.sub} got cursor {match.seq}, fresh at subscribe() and "
-                                   "expired at the first read")
+                kit.observe_choice(
+                    "ST/attach",
+                    "at-call",
+                    f"{s.sub} got cursor {match.seq}, fresh at subscribe() and expired at the first read",
+                )
             s.position = match.seq
 
         def teardown(self) -> None:

@@ -86,7 +86,9 @@ def _check_one_message(kit: Kit, message: Received, payload: Any) -> None:
             f"the data: of event seq={seq} is JSON encoded twice: data: {message.data!r} decodes to a string "
             "that holds the payload"
         )
-    kit.check(message.payload == payload, f"the data: of event seq={seq} decodes to {message.payload!r}, emitted {payload!r}")
+    kit.check(
+        message.payload == payload, f"the data: of event seq={seq} decodes to {message.payload!r}, emitted {payload!r}"
+    )
 
 
 @wire_profile("SSE-01")
@@ -254,7 +256,11 @@ def test_sse03_unknown_stream_answers_404(lifecycle_kit: Kit) -> None:
     with open_wire(kit) as wire:
         unknown = wire.unknown_id()
         kit.expect(wire.status_of(unknown), 404, f"GET /streams/{unknown}/events of an unknown stream")
-        kit.expect(wire.status_of(unknown, "3"), 404, f"GET /streams/{unknown}/events (Last-Event-ID: '3') of an unknown stream")
+        kit.expect(
+            wire.status_of(unknown, "3"),
+            404,
+            f"GET /streams/{unknown}/events (Last-Event-ID: '3') of an unknown stream",
+        )
 
 
 @wire_profile("SSE-03")
@@ -311,7 +317,9 @@ def test_sse03_closed_stream_ends_the_response_after_its_last_event(lifecycle_ki
         wire.close_stream(closed)
         first = wire.connect(closed)
         _read_to_end(kit, first, 7, "the stream was closed before the client connected")
-        _read_to_end(kit, wire.connect(closed, first.cursor), None, "the stream is closed and the client resumed at its end")
+        _read_to_end(
+            kit, wire.connect(closed, first.cursor), None, "the stream is closed and the client resumed at its end"
+        )
 
         live = wire.new_stream()
         connection = wire.connect(live)
@@ -366,7 +374,9 @@ def test_sse04_keepalives_and_control_messages_never_move_the_cursor(lifecycle_k
         stream = wire.new_stream()
         connection = wire.connect(stream)
         if not wire.keepalive(stream):
-            pytest.skip(f"server {wire.name!r} offers no POST /streams/{{id}}/keepalive: keep-alives cannot be asked for")
+            pytest.skip(
+                f"server {wire.name!r} offers no POST /streams/{{id}}/keepalive: keep-alives cannot be asked for"
+            )
         for payload in ({"seq": 6}, {"seq": 8}):
             wire.emit(stream, payload)
             _read_through(kit, connection, payload)

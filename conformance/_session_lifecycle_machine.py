@@ -116,8 +116,16 @@ IN_FLIGHT_TURNS: Final = "turns completed during a commit"
 BRANCHES: Final[dict[str, tuple[str, ...]]] = {
     **{
         choice: tuple(CHOICES[choice].branches)
-        for choice in (UNOWNED, TURN_AGENT, ADOPTION, ADOPTED_MERGE, FAILED_IN_FLIGHT, FORGOTTEN, EVICT_FORGETS,
-                       DRAIN_RETRY)
+        for choice in (
+            UNOWNED,
+            TURN_AGENT,
+            ADOPTION,
+            ADOPTED_MERGE,
+            FAILED_IN_FLIGHT,
+            FORGOTTEN,
+            EVICT_FORGETS,
+            DRAIN_RETRY,
+        )
     },
     IN_FLIGHT_TURNS: ("coalesce", "split"),
 }
@@ -322,13 +330,19 @@ class SessionModel:
         kind, before = forgotten
         if kind == "evict" and self.branch(EVICT_FORGETS) == "keeps":
             if got <= before:
-                raise _Impossible(f"{what} after an eviction that kept the session, not greater than the previous {before}")
+                raise _Impossible(
+                    f"{what} after an eviction that kept the session, not greater than the previous {before}"
+                )
             return
         if self.branch(FORGOTTEN) == "continue":
             if got <= before:
-                raise _Impossible(f"{what} after the session was forgotten, not greater than the {before} it had reached")
+                raise _Impossible(
+                    f"{what} after the session was forgotten, not greater than the {before} it had reached"
+                )
         elif got > before:
-            raise _Impossible(f"{what} after the session was forgotten at generation {before}: the count did not restart")
+            raise _Impossible(
+                f"{what} after the session was forgotten at generation {before}: the count did not restart"
+            )
 
     # -- commits -------------------------------------------------------------
 
@@ -496,7 +510,9 @@ class Readings:
         #: Steps so far in this example (named in the evidence of an observation).
         self.steps = 0
 
-    def _run(self, models: Iterable[SessionModel], act: Callable[[SessionModel], Any]) -> list[tuple[SessionModel, Any]]:
+    def _run(
+        self, models: Iterable[SessionModel], act: Callable[[SessionModel], Any]
+    ) -> list[tuple[SessionModel, Any]]:
         """*act* on a copy of every model, forked per branch where it needs one: (copy, result or _Impossible)."""
         done: list[tuple[SessionModel, Any]] = []
         todo = deque(models)
@@ -519,7 +535,12 @@ class Readings:
         """What *act* gives under every reading, changing none."""
         return [result for _, result in self._run(self.models, act) if not isinstance(result, _Impossible)]
 
-    def step(self, what: str, act: Callable[[SessionModel], Sequence[Check]], state: Callable[[SessionModel], Sequence[Check]]) -> None:
+    def step(
+        self,
+        what: str,
+        act: Callable[[SessionModel], Sequence[Check]],
+        state: Callable[[SessionModel], Sequence[Check]],
+    ) -> None:
         """Apply the step *act* (its checks, then the *state* checks) and keep the readings that agree."""
         __tracebackhide__ = True
         self.steps += 1
@@ -700,10 +721,13 @@ def session_lifecycle_machine(
                     for sid, got in zip(SIDS, dirty)
                 ]
                 for agent in self.used:
-                    checks.append((
-                        f"commit_memory_session() calls that reached {agent!r} in this example",
-                        model.calls[agent], calls[agent],
-                    ))
+                    checks.append(
+                        (
+                            f"commit_memory_session() calls that reached {agent!r} in this example",
+                            model.calls[agent],
+                            calls[agent],
+                        )
+                    )
                     checks.append((f"close() calls of {agent!r}", model.closes[agent], closes[agent]))
                 return checks
 
@@ -757,7 +781,9 @@ def session_lifecycle_machine(
             """The agents; the first starts registered for the first session, the other has none."""
             agents = [self._agent() for _ in range(AGENTS)]
             self._call("register_agent", SIDS[0], agents[0])
-            self._verify(f"register_agent({SIDS[0]!r}, {agents[0]!r})", _effect(lambda m: m.register(SIDS[0], agents[0])))
+            self._verify(
+                f"register_agent({SIDS[0]!r}, {agents[0]!r})", _effect(lambda m: m.register(SIDS[0], agents[0]))
+            )
             return multiple(*agents)
 
         # -- turns and handles -------------------------------------------------
@@ -774,7 +800,8 @@ def session_lifecycle_machine(
         def turns(self, sid: str, owners: list[GatedAgent | None]) -> None:
             """A burst of completed turns, each with its explicit agent (``None``: the handle's)."""
             generations = [
-                self._call("mark_turn_completed", sid, **({} if agent is None else {"agent": agent})) for agent in owners
+                self._call("mark_turn_completed", sid, **({} if agent is None else {"agent": agent}))
+                for agent in owners
             ]
 
             def act(model: SessionModel) -> Sequence[Check]:
@@ -883,13 +910,18 @@ def session_lifecycle_machine(
 
             def act(model: SessionModel) -> Sequence[Check]:
                 model.release(ok=not fail)
-                checks: list[Check] = [(f"the held commit of {sid!r}, released{' to fail' if fail else ''}", not fail, got_held)]
+                checks: list[Check] = [
+                    (f"the held commit of {sid!r}, released{' to fail' if fail else ''}", not fail, got_held)
+                ]
                 if waiting is not None:
                     owner = model.commit(sid, agent)
-                    checks.append((
-                        f"commit(wait=True) of {sid!r} once the held commit returned ({model.describe(sid)})",
-                        owner is not None, got_waiting,
-                    ))
+                    checks.append(
+                        (
+                            f"commit(wait=True) of {sid!r} once the held commit returned ({model.describe(sid)})",
+                            owner is not None,
+                            got_waiting,
+                        )
+                    )
                 return checks
 
             self._verify(f"{ending} of the held commit of {sid!r}", act)
@@ -927,7 +959,9 @@ def session_lifecycle_machine(
                     checks.append(("drain_all_on_shutdown()", None, got))
                 else:
                     closed = model.evict(sid, evictor, arm)
-                    checks.append((f"evict_session({sid!r}, {evictor!r}) (True only if it closed the agent)", closed, got))
+                    checks.append(
+                        (f"evict_session({sid!r}, {evictor!r}) (True only if it closed the agent)", closed, got)
+                    )
                 return checks
 
             failing = f", failing {arm!r}" if arm is not None else ""
@@ -956,6 +990,7 @@ def session_lifecycle_machine(
                 finally:
                     if arm is not None:
                         arm.fail_next(0)
+
                 def drained(model: SessionModel) -> Sequence[Check]:
                     model.drain(arm)
                     return [("drain_all_on_shutdown()", None, got)]
@@ -978,7 +1013,13 @@ def session_lifecycle_machine(
                     arm.fail_next(0)
             self._verify(
                 f"evict_session({sid!r}, {agent!r}){failing}",
-                lambda m: [(f"evict_session({sid!r}, {agent!r}) (True only if it closed the agent)", m.evict(sid, agent, arm), got)],
+                lambda m: [
+                    (
+                        f"evict_session({sid!r}, {agent!r}) (True only if it closed the agent)",
+                        m.evict(sid, agent, arm),
+                        got,
+                    )
+                ],
             )
 
         @rule(sid=sessions)

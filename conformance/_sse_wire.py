@@ -116,7 +116,9 @@ class Received:
 
     def describe(self) -> str:
         kind = f"event seq={self.seq}" if self.is_event else "control message"
-        moved = f"id {self.id_before!r}->{self.id_after!r}" if self.id_after != self.id_before else f"id {self.id_after!r}"
+        moved = (
+            f"id {self.id_before!r}->{self.id_after!r}" if self.id_after != self.id_before else f"id {self.id_after!r}"
+        )
         return f"{kind} (event: {self.event}, data: {_clip(self.data)}, {moved})"
 
 
@@ -430,8 +432,10 @@ def _served(kit: Kit) -> Iterator[str]:
         raise
     except Exception as exc:
         raise ProviderError(
-            f"building the SSE app raised {type(exc).__name__}: {exc}", provider=provider.name,
-            contract="event_streams", rule=kit.rule.id,
+            f"building the SSE app raised {type(exc).__name__}: {exc}",
+            provider=provider.name,
+            contract="event_streams",
+            rule=kit.rule.id,
         ) from exc
     server = ServerThread(app).start()
     kit.note(f"serving provider {provider.name!r} at {server.url}")
@@ -444,7 +448,9 @@ def _served(kit: Kit) -> Iterator[str]:
         if not stopped:
             raise ProviderError(
                 f"the SSE server did not stop: a response of provider {provider.name!r} is still running",
-                provider=provider.name, contract="event_streams", rule=kit.rule.id,
+                provider=provider.name,
+                contract="event_streams",
+                rule=kit.rule.id,
             )
 
 

@@ -107,7 +107,14 @@ MESSAGES = [
 ]
 
 
-def _session(store: Any, session_id: str, *, title: str = "Test Session", messages: list[dict[str, Any]] | None = None, **fields: Any) -> Any:
+def _session(
+    store: Any,
+    session_id: str,
+    *,
+    title: str = "Test Session",
+    messages: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> Any:
     session = store.create(session_id, title=title, messages=list(MESSAGES if messages is None else messages))
     apply(session, fields)
     return session
@@ -163,7 +170,11 @@ def _under_lock(kit: Kit, store: Any, session: Any, change: Any, *, what: str, s
 
 
 def _provider_threads(before: set[threading.Thread]) -> list[str]:
-    return [t.name for t in threading.enumerate() if t not in before and t.is_alive() and not t.name.startswith("lifecycle-")]
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t not in before and t.is_alive() and not t.name.startswith("lifecycle-")
+    ]
 
 
 def _spec(kit: Kit) -> str:
@@ -187,12 +198,17 @@ def test_ck01_restart_returns_every_field(lifecycle_kit: Kit, checkpoint_stores:
     kit = lifecycle_kit
     store = checkpoint_stores()
     tricky: list[dict[str, Any]] = [
-        {"role": "user", "content": "Ünïcode ✓ 漢字 🚀 \u2028 \"quoted\" \\ back\x00slash"},
+        {"role": "user", "content": 'Ünïcode ✓ 漢字 🚀 \u2028 "quoted" \\ back\x00slash'},
         {"role": "assistant", "content": "", "tool_calls": [{"id": 1, "args": {"x": [1.5, None, True]}}]},
     ]
     full = _session(
-        store, "full_1", title="A \"title\" ✓", messages=tricky,
-        pending_user_message="do a long task", pending_started_at=kit.clock() + 0.125, active_stream_id="stream-abc",
+        store,
+        "full_1",
+        title='A "title" ✓',
+        messages=tricky,
+        pending_user_message="do a long task",
+        pending_started_at=kit.clock() + 0.125,
+        active_stream_id="stream-abc",
     )
     full.save()
     bare = _session(store, "bare_2", title="", messages=[])
@@ -205,7 +221,10 @@ def test_ck01_restart_returns_every_field(lifecycle_kit: Kit, checkpoint_stores:
         got = fresh.load(sid)
         kit.check(got is not None, f"{fresh!r}.load({sid!r}) returned None after {sid!r} was saved")
         kit.expect(got.session_id, sid, f"session_id loaded for {sid!r}")
-        kit.check(state_of(got) == state, f"{sid!r} loaded after a restart differs from its save: {differences(state_of(got), state)}")
+        kit.check(
+            state_of(got) == state,
+            f"{sid!r} loaded after a restart differs from its save: {differences(state_of(got), state)}",
+        )
         kit.expect(got.updated_at, updated_at, f"updated_at of {sid!r} after a restart")
     kit.expect(fresh.load("never_saved"), None, "load of an id that was never saved")
 
@@ -215,7 +234,9 @@ def test_ck01_restart_returns_every_field(lifecycle_kit: Kit, checkpoint_stores:
     apply(full, {"pending_user_message": None, "pending_started_at": None, "active_stream_id": None})
     full.save(skip_index=True)
     state = _loaded_state(kit, checkpoint_stores.restart(store), "full_1", "after a second save and a restart")
-    kit.check(state == state_of(full), f"the second save of 'full_1' did not come back: {differences(state, state_of(full))}")
+    kit.check(
+        state == state_of(full), f"the second save of 'full_1' did not come back: {differences(state, state_of(full))}"
+    )
 
 
 @pytest.mark.rule("CK-01")
@@ -263,12 +284,17 @@ def test_ck02_skip_index_leaves_index_untouched(lifecycle_kit: Kit, checkpoint_s
     draft.save(skip_index=True)
     hidden.save()
     entries = _entries(kit, store)
-    kit.check("hidden" in entries, f"index() after a full save of 'hidden' does not list it: {short_repr(sorted(entries), 200)}")
+    kit.check(
+        "hidden" in entries,
+        f"index() after a full save of 'hidden' does not list it: {short_repr(sorted(entries), 200)}",
+    )
     kit.expect(_entry_fields(entries["hidden"]), _entry_of(hidden), "index entry of 'hidden' after its full save")
     stray = sorted(set(entries) - {"hidden", "indexed", "draft"})
     kit.check(not stray, f"index() lists {stray}, which no save wrote")
     branch = _observe_index_rebuild(
-        kit, entries, "a full save of 'hidden'",
+        kit,
+        entries,
+        "a full save of 'hidden'",
         own_entry={"indexed": _entry_fields(before[0]), "draft": None},
         rebuild={"indexed": _entry_of(indexed), "draft": _entry_of(draft)},
     )
@@ -277,13 +303,21 @@ def test_ck02_skip_index_leaves_index_untouched(lifecycle_kit: Kit, checkpoint_s
     expected = {"hidden": _entry_of(hidden), "indexed": _entry_of(indexed)}
     if branch == "rebuild":
         expected["draft"] = _entry_of(draft)
-    kit.expect({sid: _entry_fields(e) for sid, e in entries.items()}, expected,
-               f"index() after full saves of both and a restart (CK/index-rebuild: {branch})")
+    kit.expect(
+        {sid: _entry_fields(e) for sid, e in entries.items()},
+        expected,
+        f"index() after full saves of both and a restart (CK/index-rebuild: {branch})",
+    )
 
 
-def _observe_index_rebuild(kit: Kit, entries: dict[str, dict[str, Any]], after: str, *,
-                           own_entry: dict[str, dict[str, Any] | None],
-                           rebuild: dict[str, dict[str, Any] | None]) -> str:
+def _observe_index_rebuild(
+    kit: Kit,
+    entries: dict[str, dict[str, Any]],
+    after: str,
+    *,
+    own_entry: dict[str, dict[str, Any] | None],
+    rebuild: dict[str, dict[str, Any] | None],
+) -> str:
     """Which branch of CK/index-rebuild *entries* show for sessions saved with ``skip_index`` only since.
 
     ``own_entry`` / ``rebuild``: the entry fields each branch predicts for them
@@ -323,18 +357,26 @@ def test_ck03_touch_updated_at(lifecycle_kit: Kit, checkpoint_stores: Checkpoint
     kit.expect(getattr(loaded, "updated_at", None), kept, "updated_at loaded after save(touch_updated_at=False)")
     session.save(touch_updated_at=False)
     kit.expect(session.updated_at, kept, "updated_at after a full save(touch_updated_at=False)")
-    kit.expect(_entries(kit, store)["touch"].get("updated_at"), kept, "index updated_at after save(touch_updated_at=False)")
+    kit.expect(
+        _entries(kit, store)["touch"].get("updated_at"), kept, "index updated_at after save(touch_updated_at=False)"
+    )
 
     # A default save advances it, on disk and in the index.
     session.save()
     advanced = session.updated_at
-    kit.check(advanced > kept, f"updated_at after a default save with the clock 60s later: expected > {kept!r}, got {advanced!r}")
+    kit.check(
+        advanced > kept,
+        f"updated_at after a default save with the clock 60s later: expected > {kept!r}, got {advanced!r}",
+    )
     loaded = checkpoint_stores.restart(store).load("touch")
     kit.expect(getattr(loaded, "updated_at", None), advanced, "updated_at loaded after a default save")
     kit.expect(_entries(kit, store)["touch"].get("updated_at"), advanced, "index updated_at after a default save")
     # With the clock standing still it never goes back.
     session.save(skip_index=True)
-    kit.check(session.updated_at >= advanced, f"updated_at went back from {advanced!r} to {session.updated_at!r} on a default save")
+    kit.check(
+        session.updated_at >= advanced,
+        f"updated_at went back from {advanced!r} to {session.updated_at!r} on a default save",
+    )
 
 
 # -- CK-04 -------------------------------------------------------------------------
@@ -354,6 +396,7 @@ def test_ck04_concurrent_saves_use_distinct_temp_files(lifecycle_kit: Kit, check
     gate = kit.gate("os.replace", closed=True)
     checkpoint_stores.hold(recorder, gate, lambda op: op.kind == "rename")
     mark = recorder.mark()
+
     def renames(ops: list[FileOp]) -> list[FileOp]:
         return [op for op in ops if op.seq > mark and op.kind == "rename"]
 
@@ -365,7 +408,9 @@ def test_ck04_concurrent_saves_use_distinct_temp_files(lifecycle_kit: Kit, check
     recorder.wait_for(lambda ops: len(renames(ops)) >= 2, WINDOW)
     if second.done:
         held = renames(recorder.ops)[0].describe(recorder.root)
-        kit.fail(f"the second save returned while the first was held inside {held} without renaming a temporary file into place")
+        kit.fail(
+            f"the second save returned while the first was held inside {held} without renaming a temporary file into place"
+        )
     gate.open()
     for n, task in enumerate((first, second), 1):
         error = task.exception()
@@ -373,10 +418,16 @@ def test_ck04_concurrent_saves_use_distinct_temp_files(lifecycle_kit: Kit, check
 
     sources = [op.path for op in renames(recorder.ops)]
     shared = sorted({os.path.relpath(p, recorder.root) for p in sources if sources.count(p) > 1})
-    kit.check(not shared, f"two concurrent saves renamed the same temporary file {shared} into place (each save needs its own)")
+    kit.check(
+        not shared,
+        f"two concurrent saves renamed the same temporary file {shared} into place (each save needs its own)",
+    )
     kit.expect(listing(checkpoint_stores.context(store).path), baseline, "files left after the concurrent saves")
     state = _loaded_state(kit, checkpoint_stores.restart(store), "same_sid", "after two concurrent saves")
-    kit.check(state == state_of(session), f"the file after concurrent saves is not the saved state: {differences(state, state_of(session))}")
+    kit.check(
+        state == state_of(session),
+        f"the file after concurrent saves is not the saved state: {differences(state, state_of(session))}",
+    )
 
 
 @pytest.mark.rule("CK-04")
@@ -432,8 +483,11 @@ def test_ck04_failed_saves_leave_no_temp_files(lifecycle_kit: Kit, checkpoint_st
     mark = recorder.mark()
     session.save()
     clean = recorder.since(mark)
-    faults = [(kind, n, code) for kind, code in (("rename", errno.ENOSPC), ("fsync", errno.EIO))
-              for n in range(1, 1 + sum(op.kind == kind for op in clean))]
+    faults = [
+        (kind, n, code)
+        for kind, code in (("rename", errno.ENOSPC), ("fsync", errno.EIO))
+        for n in range(1, 1 + sum(op.kind == kind for op in clean))
+    ]
     kit.check(faults, f"a full save made neither a rename nor an fsync under {path}")
 
     for kind, nth, code in faults:
@@ -446,7 +500,9 @@ def test_ck04_failed_saves_leave_no_temp_files(lifecycle_kit: Kit, checkpoint_st
             injection.remove()
         session.save()  # a provider may sweep its leftovers on the next save
         left = sorted(listing(path) - baseline)
-        kit.check(not left, f"a save that failed with {injection!r} left {left} behind (still there after the next save)")
+        kit.check(
+            not left, f"a save that failed with {injection!r} left {left} behind (still there after the next save)"
+        )
 
     # Concurrent saves with a failure in the middle.
     injections = [recorder.inject("rename", nth=3), recorder.inject("fsync", nth=5, code=errno.EIO)]
@@ -465,7 +521,10 @@ def test_ck04_failed_saves_leave_no_temp_files(lifecycle_kit: Kit, checkpoint_st
     for injection in injections:
         injection.remove()
     fired = [i for i in injections if i.fired is not None]
-    kit.check(len(failures) <= len(fired), f"{len(failures)} concurrent saves failed but only {len(fired)} faults were injected: {failures!r}")
+    kit.check(
+        len(failures) <= len(fired),
+        f"{len(failures)} concurrent saves failed but only {len(fired)} faults were injected: {failures!r}",
+    )
     session.save()
     left = sorted(listing(path) - baseline)
     kit.check(not left, f"concurrent saves with injected faults ({fired!r}) left {left} behind")
@@ -483,7 +542,9 @@ def test_ck05_save_protocol_is_durable(lifecycle_kit: Kit, checkpoint_stores: Ch
     store = checkpoint_stores()
     recorder = checkpoint_stores.record(store)
     root = recorder.root
-    session = _session(store, "durable", pending_user_message="pending", pending_started_at=kit.clock(), active_stream_id="s-1")
+    session = _session(
+        store, "durable", pending_user_message="pending", pending_started_at=kit.clock(), active_stream_id="s-1"
+    )
 
     def check(what: str, ops: list[FileOp]) -> None:
         problems = durable_replace_problems(ops, root)
@@ -503,10 +564,18 @@ def test_ck05_save_protocol_is_durable(lifecycle_kit: Kit, checkpoint_stores: Ch
     # A checkpoint is a save too.
     checkpointer = checkpoint_stores.start_checkpointer(store, session, interval=INTERVAL)
     mark = recorder.mark()
-    _under_lock(kit, store, session, lambda s: s.messages.append({"role": "assistant", "content": "tool result"}),
-                what="append under lock_for", save=False)
+    _under_lock(
+        kit,
+        store,
+        session,
+        lambda s: s.messages.append({"role": "assistant", "content": "tool result"}),
+        what="append under lock_for",
+        save=False,
+    )
     checkpointer.notify_activity()
-    by_checkpoint: Callable[[FileOp], bool] = lambda op: op.seq > mark and from_provider_thread(op) and op.kind in ("rename", "open")
+    by_checkpoint: Callable[[FileOp], bool] = lambda op: (
+        op.seq > mark and from_provider_thread(op) and op.kind in ("rename", "open")
+    )
     saved = recorder.wait_for(lambda ops: any(by_checkpoint(op) for op in ops), kit.timeout)
     checkpointer.stop()
     kit.check(saved, f"no checkpoint save within {kit.timeout:g}s of notify_activity()")
@@ -519,7 +588,9 @@ def test_ck05_save_protocol_is_durable(lifecycle_kit: Kit, checkpoint_stores: Ch
 
 
 @pytest.mark.rule("CK-05")
-def test_ck05_sigkill_at_random_moments(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores, request: pytest.FixtureRequest) -> None:
+def test_ck05_sigkill_at_random_moments(
+    lifecycle_kit: Kit, checkpoint_stores: CheckpointStores, request: pytest.FixtureRequest
+) -> None:
     """CK-05 (§2): a child process saving in a loop is killed with SIGKILL at
     varied moments (``crash_kills`` times); after each kill a fresh store loads exactly
     the old or exactly the new version — never torn, never missing."""
@@ -570,15 +641,27 @@ def test_ck05_write_cut_at_byte_offset(lifecycle_kit: Kit, checkpoint_stores: Ch
             for offset in (0, 1, 100, size // 4, size // 2, size - 100):
                 what = "killed by SIGXFSZ" if kill else "failing with EFBIG"
                 moment = f"a save of v{version + 1} {what} at byte {offset}"
-                run = harness.start("conformance._checkpoint_crash:cut_write",
-                                    {**args, "offset": offset, "kill": kill, "skip_index": offset % 2 == 1})
+                run = harness.start(
+                    "conformance._checkpoint_crash:cut_write",
+                    {**args, "offset": offset, "kill": kill, "skip_index": offset % 2 == 1},
+                )
                 end = run.wait()
-                child_ok(kit, harness, run, end, moment, died_of=(signal.SIGKILL, signal.SIGXFSZ) if kill else (signal.SIGKILL,))
+                child_ok(
+                    kit,
+                    harness,
+                    run,
+                    end,
+                    moment,
+                    died_of=(signal.SIGKILL, signal.SIGXFSZ) if kill else (signal.SIGKILL,),
+                )
                 assert end is not None
                 raised = next((r for r in end.reports if "raised" in r), None)
                 completed = any("saved" in r for r in end.reports)
                 if not kill:
-                    kit.check(raised or completed, f"{moment}: the child reported neither a result nor an error: {end.reports}")
+                    kit.check(
+                        raised or completed,
+                        f"{moment}: the child reported neither a result nor an error: {end.reports}",
+                    )
                 if completed:  # the limit was above what the provider wrote
                     allowed = {version + 1}
                 elif kill or offset > 1:
@@ -609,8 +692,11 @@ def test_ck05_injected_faults_surface_or_are_rewritten(lifecycle_kit: Kit, check
     session.save()
     clean = recorder.since(mark)
     targets = written(clean)
-    faults = [(kind, n, code) for kind, code in (("fsync", errno.EIO), ("rename", errno.ENOSPC))
-              for n in range(1, 1 + sum(op.kind == kind for op in clean))]
+    faults = [
+        (kind, n, code)
+        for kind, code in (("fsync", errno.EIO), ("rename", errno.ENOSPC))
+        for n in range(1, 1 + sum(op.kind == kind for op in clean))
+    ]
     kit.check(any(kind == "fsync" for kind, _, _ in faults), "a full save made no fsync")
     for number, (kind, nth, code) in enumerate(faults, 1):
         # A fresh instance for every fault: the choice is made per failing step.
@@ -619,7 +705,11 @@ def test_ck05_injected_faults_surface_or_are_rewritten(lifecycle_kit: Kit, check
         session = store.load("faulty")
         kit.check(session is not None, "load('faulty') returned None after it was saved")
         old = state_of(session)
-        new = {**old, "title": f"v{number}", "messages": [*old["messages"], {"role": "user", "content": f"turn {number}"}]}
+        new = {
+            **old,
+            "title": f"v{number}",
+            "messages": [*old["messages"], {"role": "user", "content": f"turn {number}"}],
+        }
         apply(session, new)
         error, injection, ops = _save_with_fault(recorder, session, kind, nth, code)
         if injection.fired is None:
@@ -629,28 +719,42 @@ def test_ck05_injected_faults_surface_or_are_rewritten(lifecycle_kit: Kit, check
         state = _loaded_state(kit, fresh, "faulty", f"after a save in which {failed} failed with {injection!r}")
         if error is not None:
             kit.observe_choice("CK/io-error", "raises", f"save() raised {type(error).__name__} when {failed} failed")
-            replaced = any(op.kind == "rename" and op.dest in layout.session_files and op.seq < injection.fired.seq
-                           for op in ops)
+            replaced = any(
+                op.kind == "rename" and op.dest in layout.session_files and op.seq < injection.fired.seq for op in ops
+            )
             allowed = [old, new] if replaced else [old]
-            kit.check(state in allowed, f"after save() raised because {failed} failed with {injection!r}, a fresh store "
-                                        f"loaded neither {'the old nor the new' if replaced else 'the old'} version: "
-                                        f"{differences(state, old)}")
+            kit.check(
+                state in allowed,
+                f"after save() raised because {failed} failed with {injection!r}, a fresh store "
+                f"loaded neither {'the old nor the new' if replaced else 'the old'} version: "
+                f"{differences(state, old)}",
+            )
             continue
         kit.observe_choice("CK/io-error", "rewrites", f"save() returned normally after {failed} failed")
         problems = recovery_problems(ops, injection.fired, targets, root)
-        kit.check(not problems, f"save() returned normally although {failed} failed with {errno.errorcode[code]}, "
-                                "and did not write again from scratch (the error must surface, or the file be "
-                                "rewritten: new temporary file, fsync, rename, directory fsync): " + "; ".join(problems))
-        kit.check(state == new, f"save() returned normally after {failed} failed, but a fresh store did not load "
-                                f"the new version: {differences(state, new)}")
+        kit.check(
+            not problems,
+            f"save() returned normally although {failed} failed with {errno.errorcode[code]}, "
+            "and did not write again from scratch (the error must surface, or the file be "
+            "rewritten: new temporary file, fsync, rename, directory fsync): " + "; ".join(problems),
+        )
+        kit.check(
+            state == new,
+            f"save() returned normally after {failed} failed, but a fresh store did not load "
+            f"the new version: {differences(state, new)}",
+        )
         entries = _entries(kit, fresh)
-        kit.check("faulty" in entries and _entry_fields(entries["faulty"]) == _entry_of(session),
-                  f"save() returned normally after {failed} failed, but the index on disk does not hold the new "
-                  f"entry: {short_repr(entries.get('faulty'))}, expected {short_repr(_entry_of(session))}")
+        kit.check(
+            "faulty" in entries and _entry_fields(entries["faulty"]) == _entry_of(session),
+            f"save() returned normally after {failed} failed, but the index on disk does not hold the new "
+            f"entry: {short_repr(entries.get('faulty'))}, expected {short_repr(_entry_of(session))}",
+        )
 
 
 @pytest.mark.rule("CK-05")
-def test_ck05_unsupported_directory_fsync_may_be_ignored(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores) -> None:
+def test_ck05_unsupported_directory_fsync_may_be_ignored(
+    lifecycle_kit: Kit, checkpoint_stores: CheckpointStores
+) -> None:
     """CK-05 (§2): a directory fsync that the file system refuses as unsupported
     (EINVAL, injected into each directory fsync of a full save in turn) may be
     ignored or surface; either way a fresh store loads the old or the new version,
@@ -674,13 +778,17 @@ def test_ck05_unsupported_directory_fsync_may_be_ignored(lifecycle_kit: Kit, che
         failed = injection.fired.describe(recorder.root)
         state = _loaded_state(kit, checkpoint_stores.restart(store), "dirsync", f"after {failed} failed with EINVAL")
         allowed = [old, new] if error is not None else [new]
-        kit.check(state in allowed, f"after {failed} failed with EINVAL (save() {'raised' if error else 'returned'}), "
-                                    f"a fresh store loaded {differences(state, new)}")
+        kit.check(
+            state in allowed,
+            f"after {failed} failed with EINVAL (save() {'raised' if error else 'returned'}), "
+            f"a fresh store loaded {differences(state, new)}",
+        )
         session.save()  # a clean save: the next fault starts from a known version
 
 
-def _save_with_fault(recorder: FileOps, session: Any, kind: str, nth: int, code: int, *,
-                     directory: bool = False) -> tuple[Exception | None, Injection, list[FileOp]]:
+def _save_with_fault(
+    recorder: FileOps, session: Any, kind: str, nth: int, code: int, *, directory: bool = False
+) -> tuple[Exception | None, Injection, list[FileOp]]:
     """A full save with the *nth* ``kind`` operation failing with *code*: (error, injection, operations)."""
     mark = recorder.mark()
     injection = recorder.inject(kind, nth=nth, code=code, match=(lambda op: op.is_dir) if directory else None)
@@ -738,6 +846,7 @@ def test_ck06_saves_only_after_activity(lifecycle_kit: Kit, checkpoint_stores: C
     recorder = checkpoint_stores.record(store)
     layout = learn_layout(kit, recorder, session)
     checkpointer = checkpoint_stores.start_checkpointer(store, session, interval=INTERVAL)
+
     def saves(ops: list[FileOp]) -> list[FileOp]:
         return [op for op in ops if writes_to({layout.session_file}, provider_thread=True)(op)]
 
@@ -754,8 +863,14 @@ def test_ck06_saves_only_after_activity(lifecycle_kit: Kit, checkpoint_stores: C
     for burst in range(1, 4):
         count = len(saves(recorder.ops))
         for _ in range(burst):
-            _under_lock(kit, store, session, lambda s: s.messages.append({"role": "tool", "content": "done"}),
-                        what="tool result under lock_for", save=False)
+            _under_lock(
+                kit,
+                store,
+                session,
+                lambda s: s.messages.append({"role": "tool", "content": "done"}),
+                what="tool result under lock_for",
+                save=False,
+            )
             checkpointer.notify_activity()
         saved = recorder.wait_for(lambda ops: len(saves(ops)) > count, kit.timeout)
         kit.check(saved, f"no checkpoint save within {kit.timeout:g}s of burst #{burst} of notify_activity()")
@@ -779,7 +894,9 @@ def test_ck06_stop_returns_within_one_interval(lifecycle_kit: Kit, checkpoint_st
     before = set(threading.enumerate())
     checkpointer = checkpoint_stores.start_checkpointer(store, session, interval=interval)
     made, took, alive = kit.call(lambda: _stop_timed(checkpointer, before), what=f"{checkpointer!r}.stop()")
-    kit.check(took <= interval + kit.prompt, f"stop() of an idle checkpointer took {took:.2f}s with interval={interval}")
+    kit.check(
+        took <= interval + kit.prompt, f"stop() of an idle checkpointer took {took:.2f}s with interval={interval}"
+    )
     kit.check(not alive, f"stop() returned with thread(s) {alive} still alive")
     kit.expect(made, 0, "stop() of a checkpointer without activity")
 
@@ -789,19 +906,30 @@ def test_ck06_stop_returns_within_one_interval(lifecycle_kit: Kit, checkpoint_st
     before = set(threading.enumerate())
     checkpointer = checkpoint_stores.start_checkpointer(store, session, interval=interval)
     mark = recorder.mark()
-    _under_lock(kit, store, session, lambda s: s.messages.append({"role": "tool", "content": "done"}),
-                what="tool result under lock_for", save=False)
+    _under_lock(
+        kit,
+        store,
+        session,
+        lambda s: s.messages.append({"role": "tool", "content": "done"}),
+        what="tool result under lock_for",
+        save=False,
+    )
     checkpointer.notify_activity()
     saving = recorder.wait_for(lambda ops: any(op.seq > mark and from_provider_thread(op) for op in ops), kit.timeout)
     kit.check(saving, f"no checkpoint save within {kit.timeout:g}s of notify_activity()")
     made, took, alive = kit.call(lambda: _stop_timed(checkpointer, before), what=f"{checkpointer!r}.stop()")
-    kit.check(took <= interval + kit.prompt, f"stop() of a checkpointer that was saving took {took:.2f}s with interval={interval}")
+    kit.check(
+        took <= interval + kit.prompt,
+        f"stop() of a checkpointer that was saving took {took:.2f}s with interval={interval}",
+    )
     kit.check(not alive, f"stop() of a checkpointer that was saving returned with thread(s) {alive} still alive")
     kit.check(made >= 1, f"stop() returned {made} though a checkpoint save had started")
 
 
 @pytest.mark.rule("CK-06", level="should")
-def test_ck06_stop_under_lock_for_returns_within_one_interval(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores) -> None:
+def test_ck06_stop_under_lock_for_returns_within_one_interval(
+    lifecycle_kit: Kit, checkpoint_stores: CheckpointStores
+) -> None:
     """CK-06 (§2), its SHOULD: ``stop()`` returns within one interval, thread gone,
     even when its caller holds ``lock_for`` while a checkpoint with activity to save
     waits for that lock (production code stops the checkpointer before taking the
@@ -917,8 +1045,10 @@ def test_ck07_snapshots_are_states_at_lock_release(lifecycle_kit: Kit, checkpoin
     checkpointer.stop()
     recorder.stop()
     if not snapshots.taken and any(op.kind == "open" and op.truncates for op in recorder.ops):
-        pytest.skip("saves write the session file in place (no rename), so what reached disk cannot be copied at the "
-                    "moment it did; CK-05 covers such writes")
+        pytest.skip(
+            "saves write the session file in place (no rename), so what reached disk cannot be copied at the "
+            "moment it did; CK-05 covers such writes"
+        )
 
     checked = 0
     for op, got in snapshots.load("race_test"):
@@ -928,8 +1058,11 @@ def test_ck07_snapshots_are_states_at_lock_release(lifecycle_kit: Kit, checkpoin
             continue  # not this session's file (another file was renamed first)
         state = state_of(got)
         checked += 1
-        kit.check(state in allowed, f"{what} is no state at a lock release (an interleaving): "
-                                    f"{short_repr(state, 300)}; nearest: {differences(state, _nearest(state, allowed))}")
+        kit.check(
+            state in allowed,
+            f"{what} is no state at a lock release (an interleaving): "
+            f"{short_repr(state, 300)}; nearest: {differences(state, _nearest(state, allowed))}",
+        )
     kit.check(checked, "no snapshot of the session reached disk")
 
 
@@ -948,15 +1081,26 @@ def test_ck08_pending_message_survives_restart(lifecycle_kit: Kit, checkpoint_st
     store = checkpoint_stores()
     session = _session(store, "survive1", messages=[{"role": "user", "content": "first turn"}])
     session.save()
-    apply(session, {"pending_user_message": "do a long research task", "pending_started_at": kit.clock(),
-                    "active_stream_id": "stream-abc123"})
+    apply(
+        session,
+        {
+            "pending_user_message": "do a long research task",
+            "pending_started_at": kit.clock(),
+            "active_stream_id": "stream-abc123",
+        },
+    )
     session.save(skip_index=True)
     state = _loaded_state(kit, checkpoint_stores.restart(store), "survive1", "after a restart")
-    kit.check(state == state_of(session), f"the pending message did not survive a restart: {differences(state, state_of(session))}")
+    kit.check(
+        state == state_of(session),
+        f"the pending message did not survive a restart: {differences(state, state_of(session))}",
+    )
 
 
 @pytest.mark.rule("CK-08")
-def test_ck08_checkpoint_keeps_pending_message_through_crash(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores) -> None:
+def test_ck08_checkpoint_keeps_pending_message_through_crash(
+    lifecycle_kit: Kit, checkpoint_stores: CheckpointStores
+) -> None:
     """CK-08 (§2): the pending message set under ``lock_for`` once a run has
     started reaches disk through the checkpointer, so a restart without a final save
     finds it."""
@@ -997,8 +1141,14 @@ def test_ck09_nothing_written_after_stop(lifecycle_kit: Kit, checkpoint_stores: 
     save = writes_to(layout.session_files, provider_thread=True)
     checkpoint_stores.hold(recorder, gate, save)
     checkpointer = checkpoint_stores.start_checkpointer(store, session, interval=INTERVAL)
-    _under_lock(kit, store, session, lambda s: s.messages.append({"role": "assistant", "content": "partial"}),
-                what="streamed reply under lock_for", save=False)
+    _under_lock(
+        kit,
+        store,
+        session,
+        lambda s: s.messages.append({"role": "assistant", "content": "partial"}),
+        what="streamed reply under lock_for",
+        save=False,
+    )
     checkpointer.notify_activity()
     gate.wait_entered(1)
     held = next(op for op in recorder.ops if save(op))
@@ -1006,23 +1156,35 @@ def test_ck09_nothing_written_after_stop(lifecycle_kit: Kit, checkpoint_stores: 
     stopping = checkpointer.stop.spawn()
     # Bounded: a stop() that joins its thread cannot return while the save is held.
     stopping.wait(WINDOW)
-    kit.check(not stopping.done, f"stop() returned while the checkpoint's {held.describe(recorder.root)} was still "
-                                 "held: that save lands after stop()")
+    kit.check(
+        not stopping.done,
+        f"stop() returned while the checkpoint's {held.describe(recorder.root)} was still "
+        "held: that save lands after stop()",
+    )
     gate.open()
     made = stopping.result()
     kit.check(made >= 1, f"stop() returned {made} though a checkpoint save was in progress")
     stopped = recorder.mark()
 
     # The final save, as the production success path makes it.
-    final = _under_lock(kit, store, session, lambda s: apply(s, {"pending_user_message": None, "active_stream_id": None,
-                                                                 "title": "final"}), what="final save under lock_for")
+    final = _under_lock(
+        kit,
+        store,
+        session,
+        lambda s: apply(s, {"pending_user_message": None, "active_stream_id": None, "title": "final"}),
+        what="final save under lock_for",
+    )
+
     def late(ops: list[FileOp]) -> list[FileOp]:
         return [op for op in ops if op.seq > stopped and op.kind in ("rename", "open") and from_provider_thread(op)]
+
     # Bounded observation of WINDOW (25 intervals) for a late checkpoint write.
     recorder.wait_for(lambda ops: bool(late(ops)), WINDOW)
     written_late = late(recorder.ops)
     if written_late:
-        kit.fail(f"the checkpointer wrote after stop() returned: {written_late[0].describe(recorder.root)} [{written_late[0].thread}]")
+        kit.fail(
+            f"the checkpointer wrote after stop() returned: {written_late[0].describe(recorder.root)} [{written_late[0].thread}]"
+        )
     state = _loaded_state(kit, checkpoint_stores.restart(store), "final", "after stop() and the final save")
     kit.check(state == final, f"the final save was overwritten: {differences(state, final)}")
 
@@ -1033,7 +1195,17 @@ def test_ck09_nothing_written_after_stop(lifecycle_kit: Kit, checkpoint_stores: 
 #: next to the store's directory.  ``save`` of each must raise ValueError.
 #: (The empty id, which may also be replaced by a generated one, has its own test.)
 ESCAPING_IDS = [
-    ".", "..", "../x", "../../x", "a/b", "a/", "a/../../x", "./x", "<outside>/abs", "x\x00y", "\x00",
+    ".",
+    "..",
+    "../x",
+    "../../x",
+    "a/b",
+    "a/",
+    "a/../../x",
+    "./x",
+    "<outside>/abs",
+    "x\x00y",
+    "\x00",
     # A backslash separates only on Windows; elsewhere it is an ordinary character.
     *(["..\\x", "a\\b"] if os.name == "nt" else []),
 ]
@@ -1083,25 +1255,38 @@ def test_ck10_empty_id(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores) 
     try:
         first = watch.call(lambda: _create_and_save(store, "", title="first"), "create('') and save()")
     except ValueError as exc:
-        kit.observe_choice("CK/empty-id", "refused", f"create('') and save() raised ValueError: {short_repr(str(exc), 80)}")
+        kit.observe_choice(
+            "CK/empty-id", "refused", f"create('') and save() raised ValueError: {short_repr(str(exc), 80)}"
+        )
         _check_nothing_written(kit, watch, before, "create('') and save()")
     except Exception as exc:
         kit.fail(f"create('') and save() raised {type(exc).__name__}: {exc} (expected ValueError, or a generated id)")
     else:
         sid = first.session_id
         kit.observe_choice("CK/empty-id", "generated", f"create('') and save() saved the session as {short_repr(sid)}")
-        kit.check(isinstance(sid, str) and not _escapes(sid), f"create('') and save() saved the session under the "
-                                                               f"generated id {short_repr(sid)}, which is no safe file name")
+        kit.check(
+            isinstance(sid, str) and not _escapes(sid),
+            f"create('') and save() saved the session under the "
+            f"generated id {short_repr(sid)}, which is no safe file name",
+        )
         outside = [op.describe(watch.root) for op in watch.ops() if _writes(op) and not _under(op.path, inside)]
         kit.check(not outside, f"create('') and save() wrote outside ctx.path: {outside}")
         second = kit.call(lambda: _create_and_save(store, "", title="second"), what="a second create('') and save()")
-        kit.check(second.session_id != sid, f"two sessions created with the empty id were both saved as {sid!r}: "
-                                            "a generated id must be fresh, or the second save overwrites the first")
+        kit.check(
+            second.session_id != sid,
+            f"two sessions created with the empty id were both saved as {sid!r}: "
+            "a generated id must be fresh, or the second save overwrites the first",
+        )
         fresh = checkpoint_stores.restart(store)
         for session in (first, second):
-            state = _loaded_state(kit, fresh, session.session_id, f"the session saved under the generated id {session.session_id!r}")
-            kit.check(state == state_of(session), f"the session saved under the generated id {session.session_id!r} came "
-                                                  f"back different: {differences(state, state_of(session))}")
+            state = _loaded_state(
+                kit, fresh, session.session_id, f"the session saved under the generated id {session.session_id!r}"
+            )
+            kit.check(
+                state == state_of(session),
+                f"the session saved under the generated id {session.session_id!r} came "
+                f"back different: {differences(state, state_of(session))}",
+            )
     _check_unsafe_load(kit, store, "", watch)
 
 
@@ -1161,8 +1346,10 @@ def _check_nothing_written(kit: Kit, watch: _IdWatch, before: set[str], what: st
     __tracebackhide__ = True
     wrote = [op.describe(watch.root) for op in watch.ops() if _writes(op)]
     added = sorted(listing(watch.home) ^ before)
-    kit.check(not wrote and not added, f"{what} was refused but wrote {wrote or added}: nothing may be written, "
-                                       "inside or outside ctx.path")
+    kit.check(
+        not wrote and not added,
+        f"{what} was refused but wrote {wrote or added}: nothing may be written, inside or outside ctx.path",
+    )
 
 
 def _check_unsafe_load(kit: Kit, store: Any, session_id: str, watch: _IdWatch) -> None:
@@ -1172,17 +1359,27 @@ def _check_unsafe_load(kit: Kit, store: Any, session_id: str, watch: _IdWatch) -
     try:
         got = watch.call(lambda: store.load(session_id), f"load({session_id!r})")
     except ValueError as exc:
-        kit.observe_choice("CK/unsafe-load", "raises", f"load({session_id!r}) raised ValueError: {short_repr(str(exc), 80)}")
+        kit.observe_choice(
+            "CK/unsafe-load", "raises", f"load({session_id!r}) raised ValueError: {short_repr(str(exc), 80)}"
+        )
         return
     except Exception as exc:
-        kit.fail(f"{store!r}.load({session_id!r}) raised {type(exc).__name__}: {exc} (expected ValueError, or None as "
-                 "for an id never saved)")
-    kit.check(got is None, f"{store!r}.load({session_id!r}) returned {short_repr(got)} (expected ValueError, or None "
-                           "as for an id never saved)")
+        kit.fail(
+            f"{store!r}.load({session_id!r}) raised {type(exc).__name__}: {exc} (expected ValueError, or None as "
+            "for an id never saved)"
+        )
+    kit.check(
+        got is None,
+        f"{store!r}.load({session_id!r}) returned {short_repr(got)} (expected ValueError, or None "
+        "as for an id never saved)",
+    )
     kit.observe_choice("CK/unsafe-load", "not-found", f"load({session_id!r}) returned None")
     opened = [op.describe(watch.root) for op in watch.ops(mark) if not _under(op.path, watch.inside)]
-    kit.check(not opened, f"{store!r}.load({session_id!r}) returned None after opening {opened} outside ctx.path: "
-                          "the id was used as a path")
+    kit.check(
+        not opened,
+        f"{store!r}.load({session_id!r}) returned None after opening {opened} outside ctx.path: "
+        "the id was used as a path",
+    )
 
 
 @pytest.mark.rule("CK-10")
@@ -1198,23 +1395,32 @@ def test_ck10_very_long_id(lifecycle_kit: Kit, checkpoint_stores: CheckpointStor
     try:
         kit.call(lambda: _create_and_save(store, first, title="first"), what="create('x' * 9999 + 'a') and save()")
     except (ValueError, OSError) as exc:
-        kit.expect(sorted(listing(inside.parent) ^ before), [],
-                   f"files added or removed by a 10000-character id refused with {type(exc).__name__}")
+        kit.expect(
+            sorted(listing(inside.parent) ^ before),
+            [],
+            f"files added or removed by a 10000-character id refused with {type(exc).__name__}",
+        )
         return
     except Exception as exc:
-        kit.fail(f"create/save of a 10000-character id raised {type(exc).__name__}: {exc} (expected ValueError, "
-                 "OSError, or a round-trip)")
+        kit.fail(
+            f"create/save of a 10000-character id raised {type(exc).__name__}: {exc} (expected ValueError, "
+            "OSError, or a round-trip)"
+        )
     kit.call(lambda: _create_and_save(store, second, title="second"), what="create('x' * 9999 + 'b') and save()")
     fresh = checkpoint_stores.restart(store)
     for sid, title in ((first, "first"), (second, "second")):
         try:
             got = fresh.load(sid)
         except Exception as exc:
-            kit.fail(f"the 10000-character id ending in {sid[-1]!r} was accepted but its load raised "
-                     f"{type(exc).__name__}: {short_repr(str(exc), 120)}: two long ids share a file")
-        kit.check(got is not None and got.title == title,
-                  f"the 10000-character id ending in {sid[-1]!r} was accepted but loaded "
-                  f"{short_repr(getattr(got, 'title', None))} instead of {title!r}: two long ids share a file")
+            kit.fail(
+                f"the 10000-character id ending in {sid[-1]!r} was accepted but its load raised "
+                f"{type(exc).__name__}: {short_repr(str(exc), 120)}: two long ids share a file"
+            )
+        kit.check(
+            got is not None and got.title == title,
+            f"the 10000-character id ending in {sid[-1]!r} was accepted but loaded "
+            f"{short_repr(getattr(got, 'title', None))} instead of {title!r}: two long ids share a file",
+        )
 
 
 # -- CK-11 -------------------------------------------------------------------------
@@ -1235,7 +1441,9 @@ UNCLEAR = (KeyError, TypeError, AttributeError, IndexError)
 
 @pytest.mark.rule("CK-11")
 @pytest.mark.parametrize("damage", list(DAMAGE))
-def test_ck11_damaged_file_is_never_half_loaded(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores, damage: str) -> None:
+def test_ck11_damaged_file_is_never_half_loaded(
+    lifecycle_kit: Kit, checkpoint_stores: CheckpointStores, damage: str
+) -> None:
     """CK-11 (§2): a session file damaged after it was indexed is never half-loaded:
     ``load`` returns None, raises, or (if the damage lost nothing) the whole session;
     ``index()`` does not fail and keeps the other sessions.  SHOULD: the error is a
@@ -1256,14 +1464,20 @@ def test_ck11_damaged_file_is_never_half_loaded(lifecycle_kit: Kit, checkpoint_s
     try:
         got = fresh.load("victim")
     except UNCLEAR as exc:
-        kit.should(False, f"load of a session file {damage} raised {type(exc).__name__}: {exc} (it half-parsed the "
-                          "file; expected a clear error naming the file)")
+        kit.should(
+            False,
+            f"load of a session file {damage} raised {type(exc).__name__}: {exc} (it half-parsed the "
+            "file; expected a clear error naming the file)",
+        )
     except Exception:
         pass
     else:
         if got is not None:
             whole = state_of(got) == state_of(session)
-            kit.check(whole, f"load of a session file {damage} half-loaded it: {differences(state_of(got), state_of(session))}")
+            kit.check(
+                whole,
+                f"load of a session file {damage} half-loaded it: {differences(state_of(got), state_of(session))}",
+            )
     try:
         entries = _entries(kit, fresh)
     except Exception as exc:
@@ -1294,15 +1508,20 @@ def test_ck11_rebuilt_index_skips_damaged_file(lifecycle_kit: Kit, checkpoint_st
             try:
                 _session(store, f"bystander_{n}").save()
             except Exception as exc:
-                kit.fail(f"a full save of 'bystander_{n}' raised {type(exc).__name__}: {exc} because the file of "
-                         f"'victim' is {damage}")
+                kit.fail(
+                    f"a full save of 'bystander_{n}' raised {type(exc).__name__}: {exc} because the file of "
+                    f"'victim' is {damage}"
+                )
         for what, s in (("store", store), ("store after a restart", checkpoint_stores.restart(store))):
             try:
                 entries = _entries(kit, s)
             except Exception as exc:
                 kit.fail(f"{what}: index() with a session file {damage} raised {type(exc).__name__}: {exc}")
-            kit.check("victim" not in entries, f"{what}: index() lists 'victim', whose file was {damage} before any "
-                                               f"full save of it: {short_repr(entries.get('victim'))}")
+            kit.check(
+                "victim" not in entries,
+                f"{what}: index() lists 'victim', whose file was {damage} before any "
+                f"full save of it: {short_repr(entries.get('victim'))}",
+            )
             lost = sorted({"bystander_1", "bystander_2"} - set(entries))
             kit.check(not lost, f"{what}: index() lost {lost} because the file of 'victim' is {damage}")
         session.save(skip_index=True)  # whole again, still never indexed
@@ -1323,8 +1542,10 @@ def test_ck12_index_update_race(lifecycle_kit: Kit, checkpoint_stores: Checkpoin
     layout = learn_layout(kit, recorder, probe)
     if not layout.index_files:
         pytest.skip("a full save wrote no file that a skip_index save does not: the index update cannot be held")
-    index_write: Callable[[FileOp], bool] = lambda op: (op.kind == "rename" and op.dest in layout.index_files) or (
-        op.kind == "open" and op.writes and op.path in layout.index_files)
+    index_write: Callable[[FileOp], bool] = lambda op: (
+        (op.kind == "rename" and op.dest in layout.index_files)
+        or (op.kind == "open" and op.writes and op.path in layout.index_files)
+    )
     gate = kit.gate("index update", closed=True)
     checkpoint_stores.hold(recorder, gate, index_write)
     a, b = _session(store, "session_a"), _session(store, "session_b")
@@ -1366,6 +1587,8 @@ def test_ck12_concurrent_full_saves_keep_every_entry(lifecycle_kit: Kit, checkpo
     for what, s in (("store", store), ("store after a restart", checkpoint_stores.restart(store))):
         entries = _entries(kit, s)
         lost = sorted(set(expected) - set(entries))
-        kit.check(not lost, f"{what}: index() lost {len(lost)} of {len(expected)} sessions saved concurrently: {lost[:6]}")
+        kit.check(
+            not lost, f"{what}: index() lost {len(lost)} of {len(expected)} sessions saved concurrently: {lost[:6]}"
+        )
         wrong = [sid for sid in expected if _entry_fields(entries[sid]) != expected[sid]]
         kit.check(not wrong, f"{what}: index entries of {wrong[:4]} do not match their last full save")

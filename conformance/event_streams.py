@@ -96,9 +96,28 @@ __all__ += _SSE_TESTS
 #: ST-12: ids that would leave the directory if used as a file name (the
 #: directory is four levels below the test's own, so every ``..`` lands in it).
 HOSTILE_IDS = (
-    "../escape", "../../escape", "../../../../escape", "a/../../../../../escape", "..", ".", "a/b", "a/",
-    "..\\..\\escape", "nul\x00byte", "\x00", "", " ", "x" * 4096, "..\x00", "%2e%2e%2fescape", "\u2025escape",
-    "~", ".hidden", "-", "escape\n", "*",
+    "../escape",
+    "../../escape",
+    "../../../../escape",
+    "a/../../../../../escape",
+    "..",
+    ".",
+    "a/b",
+    "a/",
+    "..\\..\\escape",
+    "nul\x00byte",
+    "\x00",
+    "",
+    " ",
+    "x" * 4096,
+    "..\x00",
+    "%2e%2e%2fescape",
+    "\u2025escape",
+    "~",
+    ".hidden",
+    "-",
+    "escape\n",
+    "*",
 )
 
 # -- ST-01 -----------------------------------------------------------------------------
@@ -140,7 +159,9 @@ def test_st01_delete_makes_it_gone(lifecycle_kit: Kit, event_streams: Streams) -
         stream = registry.get_or_create(name)
         stream.emit(event(1), close=closed)
         registry.delete(name)
-        event_streams.raises(deleted_kinds(lifecycle_kit), lambda: registry.get(name), f"{registry}.get({name!r}) after delete")
+        event_streams.raises(
+            deleted_kinds(lifecycle_kit), lambda: registry.get(name), f"{registry}.get({name!r}) after delete"
+        )
 
 
 # -- ST-02 -----------------------------------------------------------------------------
@@ -173,7 +194,9 @@ def test_st02_calls_on_deleted_stream_raise_at_the_call(lifecycle_kit: Kit, even
     # subscribe() itself must raise: an iterator that fails only when read
     # would look like a live subscription to a caller mapping errors to HTTP.
     raises_gone(kit, event_streams, lambda: stream.subscribe(), f"{stream}.subscribe() after delete (at the call)")
-    raises_gone(kit, event_streams, lambda: stream.subscribe(0), f"{stream}.subscribe(after=0) after delete (at the call)")
+    raises_gone(
+        kit, event_streams, lambda: stream.subscribe(0), f"{stream}.subscribe(after=0) after delete (at the call)"
+    )
 
 
 # -- ST-03 -----------------------------------------------------------------------------
@@ -451,12 +474,16 @@ def test_st09_handed_out_events_are_not_recalled(lifecycle_kit: Kit, event_strea
     read = early.read()
     if read.done:
         check_read(kit, read, event(2), "subscribed while event 2 was fresh")
-        kit.observe_choice("ST/attach", "at-call",
-                           "an event fresh at subscribe() and expired at the first read was delivered")
+        kit.observe_choice(
+            "ST/attach", "at-call", "an event fresh at subscribe() and expired at the first read was delivered"
+        )
         read = expect_waiting(kit, early, "after the snapshot taken at the call")
     else:
-        kit.observe_choice("ST/attach", "at-first-read",
-                           "an event fresh at subscribe() and expired at the first read was not delivered")
+        kit.observe_choice(
+            "ST/attach",
+            "at-first-read",
+            "an event fresh at subscribe() and expired at the first read was not delivered",
+        )
     stream.emit(event(3))
     check_read(kit, read, event(3), "then live events")
 
@@ -472,8 +499,11 @@ def test_st09_expired_closed_stream_is_gone(lifecycle_kit: Kit, event_streams: S
     kit.clock.advance(TTL_SECONDS - 10.5)
     expect_items(kit, registry.get("s").subscribe(), [1, 2], "not expired yet: the closed stream replays", then="end")
     kit.clock.advance(21)
-    event_streams.raises(deleted_kinds(kit), lambda: registry.get("s"),
-                         f"{registry}.get('s') once every event of the closed stream expired")
+    event_streams.raises(
+        deleted_kinds(kit),
+        lambda: registry.get("s"),
+        f"{registry}.get('s') once every event of the closed stream expired",
+    )
 
 
 # -- ST-12 -----------------------------------------------------------------------------
@@ -496,8 +526,13 @@ def test_st12_ids_cannot_escape_the_directory(lifecycle_kit: Kit, event_streams:
             continue
         accepted.append(stream_id[:40])
         stream.emit(event(1), close=True)
-        kit.check(registry.get(stream_id).last_cursor() == 1, f"{stream_id[:40]!r}: accepted, but get() finds another stream")
+        kit.check(
+            registry.get(stream_id).last_cursor() == 1, f"{stream_id[:40]!r}: accepted, but get() finds another stream"
+        )
         registry.delete(stream_id)
-    outside = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
-                     if p not in before and store not in p.parents and p != store)
+    outside = sorted(
+        str(p.relative_to(tmp_path))
+        for p in tmp_path.rglob("*")
+        if p not in before and store not in p.parents and p != store
+    )
     kit.check(not outside, f"files appeared outside ctx.path: {outside} (accepted ids: {accepted!r})")

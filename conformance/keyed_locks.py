@@ -294,7 +294,8 @@ def _refused_while_bare(kit: Kit, locks: Any, holder: _BareHolder, keys: tuple[H
     if problem is not None:
         kit.fail(problem)
     kit.expect(
-        _try_acquire(locks.lock_for(holder.release_via)), True,
+        _try_acquire(locks.lock_for(holder.release_via)),
+        True,
         f"lock_for({holder.release_via!r}).acquire(timeout=0) once the bare holder released",
     )
 
@@ -343,7 +344,9 @@ def test_lk02_holder_excludes_every_other_caller(keyed_locks: Any, lifecycle_kit
     holder = _Holder(kit, locks, "k", name="holder")
     history.enter("k", "holder")
     kit.expect(_try_acquire(locks.lock_for("k")), False, "lock_for('k').acquire(timeout=0) while a holder is inside")
-    other = kit.spawn(lambda: _try_acquire(locks.lock_for("k")), what="lock_for('k').acquire(timeout=0) from another thread")
+    other = kit.spawn(
+        lambda: _try_acquire(locks.lock_for("k")), what="lock_for('k').acquire(timeout=0) from another thread"
+    )
     kit.expect(other.result(), False, "lock_for('k').acquire(timeout=0) from another thread while a holder is inside")
     has_lock = kit.gate("blocking caller got lock_for('k')")
 
@@ -361,7 +364,9 @@ def test_lk02_holder_excludes_every_other_caller(keyed_locks: Any, lifecycle_kit
     holder.leave()
     task.result()
     overlaps = history.overlaps()
-    kit.check(not overlaps, "at most one inside lock_for('k'): " + "; ".join(describe_overlap(*pair) for pair in overlaps))
+    kit.check(
+        not overlaps, "at most one inside lock_for('k'): " + "; ".join(describe_overlap(*pair) for pair in overlaps)
+    )
 
 
 @pytest.mark.rule("LK-02")
@@ -384,12 +389,19 @@ def test_lk02_first_callers_of_a_key_get_one_lock(lifecycle_kit: Kit) -> None:
         if not first.acquire(timeout=0):
             return None
         try:
-            return kit.spawn(_try_acquire, second, what="lock_for('k').acquire(timeout=0) of the second caller").result()
+            return kit.spawn(
+                _try_acquire, second, what="lock_for('k').acquire(timeout=0) of the second caller"
+            ).result()
         finally:
             first.release()
 
-    for run in interleavings(kit, lambda: unwrap(kit.instance("keyed_locks")), lambda reg: reg.lock_for("k"),
-                             lambda reg: reg.lock_for("k"), what="lock_for('k') on a fresh registry"):
+    for run in interleavings(
+        kit,
+        lambda: unwrap(kit.instance("keyed_locks")),
+        lambda reg: reg.lock_for("k"),
+        lambda reg: reg.lock_for("k"),
+        what="lock_for('k') on a fresh registry",
+    ):
         got_in = kit.call(exclusion, run.first, run.second, what="holding the first caller's lock of 'k'")
         meanwhile = "waited for it" if run.second_waited else "ran lock_for('k') to its end"
         when = f"the first caller was stopped before line #{run.point} that its lock_for ran ({run.where}) while a second caller {meanwhile}"
@@ -431,8 +443,11 @@ def test_lk02_read_modify_write_loses_no_update(keyed_locks: Any, lifecycle_kit:
             lock = raw.lock_for("counter")
             with lock, inside.passage():
                 with seen:
-                    split.extend(f"incrementer {o} got {other!r}, incrementer {n} got {lock!r}"
-                                 for o, other in holding.items() if other is not lock)
+                    split.extend(
+                        f"incrementer {o} got {other!r}, incrementer {n} got {lock!r}"
+                        for o, other in holding.items()
+                        if other is not lock
+                    )
                     holding[n] = lock
                 value = counter[0]
                 yield_thread()
@@ -469,7 +484,9 @@ def test_lk03_holding_one_key_never_blocks_another(keyed_locks: Any, lifecycle_k
     locks, kit = keyed_locks, lifecycle_kit
     first = _Holder(kit, locks, "k1", name="holder of k1")
     other = locks.lock_for("k2")
-    kit.check(unwrap(other) is not first.lock, f"lock_for('k2'): expected a lock other than k1's, got k1's {_describe(other)}")
+    kit.check(
+        unwrap(other) is not first.lock, f"lock_for('k2'): expected a lock other than k1's, got k1's {_describe(other)}"
+    )
     kit.expect(_try_acquire(other), True, "lock_for('k2').acquire(timeout=0) while k1 is held")
     second_inside = kit.gate("holder of k2 inside lock_for('k2')", closed=True)
 
@@ -505,7 +522,8 @@ def test_lk04_rotated_key_resolves_to_the_held_lock(keyed_locks: Any, lifecycle_
     elsewhere = kit.spawn(lambda: unwrap(locks.lock_for("new")), what="lock_for('new') from another thread")
     _expect_same(kit, elsewhere.result(), holder.lock, "lock_for('new') from another thread after the rotation")
     kit.expect(
-        _try_acquire(locks.lock_for("new")), False,
+        _try_acquire(locks.lock_for("new")),
+        False,
         "lock_for('new').acquire(timeout=0) while the holder that entered through 'old' is inside",
     )
     holder.leave()
@@ -527,17 +545,20 @@ def test_lk04_rotated_lock_excludes_both_ways(keyed_locks: Any, lifecycle_kit: K
     locks, kit = keyed_locks, lifecycle_kit
     through_old = _Holder(kit, locks, "old", name="holder through 'old'", rotate=("old", "new"))
     kit.expect(
-        _try_acquire(locks.lock_for("new")), False,
+        _try_acquire(locks.lock_for("new")),
+        False,
         "lock_for('new').acquire(timeout=0) while a holder that entered through 'old' is inside",
     )
     through_old.leave()
     through_new = _Holder(kit, locks, "new", name="holder through 'new'")
     kit.expect(
-        _try_acquire(locks.lock_for("old")), False,
+        _try_acquire(locks.lock_for("old")),
+        False,
         "lock_for('old').acquire(timeout=0) while a holder that entered through 'new' is inside",
     )
     kit.expect(
-        _try_acquire(locks.lock_for("new")), False,
+        _try_acquire(locks.lock_for("new")),
+        False,
         "lock_for('new').acquire(timeout=0) while a holder that entered through 'new' is inside",
     )
     through_new.leave()
@@ -568,9 +589,12 @@ def test_lk05_rotation_after_old_was_pruned(keyed_locks: Any, lifecycle_kit: Kit
     kit.call(use_and_drop, what="with lock_for('old'), then drop it")
     gc.collect()  # also a lock kept by a reference cycle is gone now
     holder = _Holder(kit, locks, "current", name="holder", rotate=("old", "new"))
-    _expect_same(kit, locks.lock_for("new"), holder.lock, "lock_for('new') after rotate('old', 'new', held) with 'old' pruned")
+    _expect_same(
+        kit, locks.lock_for("new"), holder.lock, "lock_for('new') after rotate('old', 'new', held) with 'old' pruned"
+    )
     kit.expect(
-        _try_acquire(locks.lock_for("new")), False,
+        _try_acquire(locks.lock_for("new")),
+        False,
         "lock_for('new').acquire(timeout=0) while the holder is inside (rotated from a pruned 'old')",
     )
     holder.leave()
@@ -604,7 +628,9 @@ def test_lk06_late_caller_on_old_gets_the_rotated_lock(keyed_locks: Any, lifecyc
     late = locks.lock_for("old")
     _expect_same(kit, late, through_new.lock, "lock_for('old') by a late caller while a holder through 'new' is inside")
     kit.expect(
-        _try_acquire(late), False, "a late caller's acquire(timeout=0) through 'old' while a holder through 'new' is inside"
+        _try_acquire(late),
+        False,
+        "a late caller's acquire(timeout=0) through 'old' while a holder through 'new' is inside",
     )
     through_new.leave()
 
@@ -636,7 +662,8 @@ def test_lk06_late_caller_waiting_on_old_excludes_new(keyed_locks: Any, lifecycl
     holder.task.result()
     late_inside.wait_entered(1, unless=task)
     kit.expect(
-        _try_acquire(locks.lock_for("new")), False,
+        _try_acquire(locks.lock_for("new")),
+        False,
         "lock_for('new').acquire(timeout=0) while a late caller through 'old' is inside",
     )
     late_inside.open()
@@ -668,9 +695,13 @@ def test_lk07_released_and_dropped_entries_disappear(keyed_locks: Any, lifecycle
         return entries
 
     during = kit.call(hold_rotate_drop, what="with lock_for('a'): rotate a->b->c; then drop it")
-    kit.check(during > baseline, f"len(registry) while lock_for('a') was held: expected more than {baseline}, got {during}")
+    kit.check(
+        during > baseline, f"len(registry) while lock_for('a') was held: expected more than {baseline}, got {during}"
+    )
     gc.collect()  # also a lock kept by a reference cycle is gone now
-    kit.expect(len(locks), baseline, "len(registry) once the lock of 'a' (rotated to 'b', 'c') was released and dropped")
+    kit.expect(
+        len(locks), baseline, "len(registry) once the lock of 'a' (rotated to 'b', 'c') was released and dropped"
+    )
 
 
 @pytest.mark.rule("LK-07")
@@ -698,6 +729,9 @@ def test_lk07_churn_returns_to_baseline(keyed_locks: Any, lifecycle_kit: Kit) ->
     # one timeout, not the whole churn's bound.
     kit.call(lambda: _churn(raw, "probe", 1), what="one churn step (lock_for, acquire, release)")
     fullest, growth = kit.call(measure, what=f"churning {keys} keys", timeout=max(kit.timeout, keys / 1000))
-    kit.check(fullest > baseline, f"len(registry) while {CHURN_WAVE} churned keys were alive: expected more than {baseline}, got {fullest}")
+    kit.check(
+        fullest > baseline,
+        f"len(registry) while {CHURN_WAVE} churned keys were alive: expected more than {baseline}, got {fullest}",
+    )
     kit.expect(len(locks), baseline, f"len(registry) after churning {keys} keys (every lock released and dropped)")
     check_growth(kit, growth, f"churning {keys} keys")

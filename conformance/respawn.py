@@ -339,9 +339,7 @@ def test_rs03_start_failure_leaves_dead(
 
 
 @pytest.mark.rule("RS-03")
-def test_rs03_start_failure_of_a_held_respawn(
-    respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit
-) -> None:
+def test_rs03_start_failure_of_a_held_respawn(respawn: Any, respawn_sources: GatedSources, lifecycle_kit: Kit) -> None:
     """RS-03 (§1b): a start that fails after being held still ends ``"dead"``.
 
     The respawn is held inside ``start_source`` (its state is whatever the
@@ -420,8 +418,10 @@ def test_rs04_starting_while_held_in_start_source(
     mgr.install(*KEY)
     held = _hold(kit, mgr, sources, KEY, "start")
     probe = mgr.state.spawn(*KEY)
-    kit.check(probe.wait(kit.prompt), f"state({_text(KEY)}) did not return within {kit.prompt:g}s while "
-              f"{held.what} was inside start_source")
+    kit.check(
+        probe.wait(kit.prompt),
+        f"state({_text(KEY)}) did not return within {kit.prompt:g}s while {held.what} was inside start_source",
+    )
     kit.expect(probe.result(), "starting", f"state({_text(KEY)}) while {held.what} is inside start_source")
     sources.release()
     _succeeded(kit, _outcome(kit, held), held.what)
@@ -770,7 +770,9 @@ def test_rs07_churn_returns_lock_table_and_memory_to_baseline(lifecycle_kit: Kit
 
     # One step first, under the plain timeout: a provider that hangs costs
     # one timeout, not the whole churn's bound.
-    kit.call(lambda: (raw.install("probe", "churn"), raw.respawn("probe", "churn")), what="one churn step (install, respawn)")
+    kit.call(
+        lambda: (raw.install("probe", "churn"), raw.respawn("probe", "churn")), what="one churn step (install, respawn)"
+    )
     problem, phase, baseline, size, growth = kit.call(
         measure, what=f"churning {count} keys", timeout=max(kit.timeout, (CHURN_WARMUP + count) / 500)
     )

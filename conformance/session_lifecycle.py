@@ -300,7 +300,6 @@ def test_lc03_unowned_turn_makes_session_dirty(session_lifecycle: Any, lifecycle
     kit.expect(lc.has_uncommitted_work("no-agent"), True, "has_uncommitted_work after a second turn")
 
 
-
 @pytest.mark.rule("LC-03")
 def test_lc03_generations_of_a_forgotten_session(
     session_lifecycle: Any, gated_agent: GatedAgent, lifecycle_kit: Kit
@@ -325,6 +324,7 @@ def test_lc03_generations_of_a_forgotten_session(
     later = lc.mark_turn_completed(sid)
     kit.check(later > after, f"generation {later} after the discard is not greater than the previous {after}")
     kit.expect(lc.has_uncommitted_work(sid), True, "has_uncommitted_work after the second turn since the discard")
+
 
 # -- LC-04 ----------------------------------------------------------------------
 
@@ -374,7 +374,6 @@ def test_lc04_turns_via_handle_coalesce_per_boundary(
     kit.expect(agent.calls, 2, "commit_memory_session() calls after a commit with nothing new")
 
 
-
 @pytest.mark.rule("LC-04")
 def test_lc04_turns_completed_during_a_commit_coalesce(
     session_lifecycle: Any, gated_agent: GatedAgent, lifecycle_kit: Kit
@@ -397,15 +396,17 @@ def test_lc04_turns_completed_during_a_commit_coalesce(
     kit.expect(late.result(), True, "the commit held while two turns completed")
     kit.expect(lc.has_uncommitted_work(sid), True, "has_uncommitted_work after the late commit (two newer turns)")
     calls = _commit_until_clean(kit, lc, agent, sid, 2, "the two turns completed during the late commit")
-    kit.should(calls == 1, f"the two turns completed during a commit took {calls} provider calls, not one (they did not coalesce)")
+    kit.should(
+        calls == 1,
+        f"the two turns completed during a commit took {calls} provider calls, not one (they did not coalesce)",
+    )
+
 
 # -- LC-05 ----------------------------------------------------------------------
 
 
 @pytest.mark.rule("LC-05")
-def test_lc05_late_commit_keeps_newer_turn(
-    session_lifecycle: Any, gated_agent: GatedAgent, lifecycle_kit: Kit
-) -> None:
+def test_lc05_late_commit_keeps_newer_turn(session_lifecycle: Any, gated_agent: GatedAgent, lifecycle_kit: Kit) -> None:
     """LC-05 (§1a): a commit finishing late never clears work completed meanwhile.
 
     Seed: ``test_commit_finishing_late_does_not_clear_newly_completed_turn``.
@@ -452,7 +453,11 @@ def test_lc05_late_commit_keeps_every_turn_completed_meanwhile(
     kit.expect(agent.calls, 1, "commit_memory_session() calls after the late commit")
     kit.expect(lc.has_uncommitted_work(sid), True, "has_uncommitted_work after the late commit (three newer turns)")
     calls = _commit_until_clean(kit, lc, agent, sid, 3, "the three turns completed during the late commit")
-    kit.should(calls == 1, f"the three turns completed during a commit took {calls} provider calls, not one (they did not coalesce)")
+    kit.should(
+        calls == 1,
+        f"the three turns completed during a commit took {calls} provider calls, not one (they did not coalesce)",
+    )
+
 
 # -- LC-06 ----------------------------------------------------------------------
 
@@ -500,7 +505,6 @@ def test_lc06_failed_commit_keeps_handle_for_new_turns(
     kit.expect(lc.has_uncommitted_work(sid), False, "has_uncommitted_work after the retry")
 
 
-
 @pytest.mark.rule("LC-06")
 def test_lc06_failed_late_commit_keeps_turns_completed_meanwhile(
     session_lifecycle: Any, gated_agent: GatedAgent, lifecycle_kit: Kit
@@ -525,7 +529,10 @@ def test_lc06_failed_late_commit_keeps_turns_completed_meanwhile(
     kit.expect(late.result(), False, "the held commit, failed")
     kit.expect(lc.has_uncommitted_work(sid), True, "has_uncommitted_work after the failed commit")
     calls = _commit_until_clean(kit, lc, agent, sid, 3, "the failed turn and the two completed meanwhile")
-    kit.observe_choice(FAILED_IN_FLIGHT, "joined" if calls == 1 else "apart", f"the retry took {calls} provider call(s)")
+    kit.observe_choice(
+        FAILED_IN_FLIGHT, "joined" if calls == 1 else "apart", f"the retry took {calls} provider call(s)"
+    )
+
 
 # -- LC-07 ----------------------------------------------------------------------
 
@@ -575,8 +582,14 @@ def test_lc07_unowned_work_waits_for_an_agent(
         kit.observe_choice(UNOWNED, "handle", "a commit without an agent flushed un-owned work")
         kit.expect(_calls(handle, explicit), (1, 0), "commit_memory_session() calls (handle, explicit)")
     else:
-        kit.observe_choice(UNOWNED, "explicit-agent", "a commit without an agent left un-owned work with a handle registered")
-        kit.expect(_calls(handle, explicit), (0, 0), "commit_memory_session() calls (handle, explicit) of a commit returning False")
+        kit.observe_choice(
+            UNOWNED, "explicit-agent", "a commit without an agent left un-owned work with a handle registered"
+        )
+        kit.expect(
+            _calls(handle, explicit),
+            (0, 0),
+            "commit_memory_session() calls (handle, explicit) of a commit returning False",
+        )
         kit.expect(lc.has_uncommitted_work(sid), True, "has_uncommitted_work after the commit without an agent")
         kit.expect(lc.commit_session_memory(sid, explicit), True, "the commit with an explicit agent")
         kit.expect(_calls(handle, explicit), (0, 1), "commit_memory_session() calls (handle, explicit)")
@@ -640,6 +653,7 @@ def test_lc07_adopted_segment_and_the_next_one_of_its_owner(
     else:
         kit.observe_choice(ADOPTED_MERGE, "merges", "A's own turn was flushed with the segment A adopted")
     kit.expect(lc.has_uncommitted_work(sid), False, "has_uncommitted_work at the end")
+
 
 # -- LC-08 ----------------------------------------------------------------------
 
@@ -756,7 +770,6 @@ def test_lc09_one_segment_per_commit_oldest_first(
         kit.expect(lc.has_uncommitted_work(sid), dirty, f"has_uncommitted_work after {what}")
 
 
-
 @pytest.mark.rule("LC-09")
 def test_lc09_agent_passed_with_a_turn_owns_it(
     session_lifecycle: Any, make_gated_agent: Callable[..., GatedAgent], lifecycle_kit: Kit
@@ -790,6 +803,7 @@ def test_lc09_agent_passed_with_a_turn_owns_it(
     after = tuple(n + (agent is handle) for n, agent in zip(before, (h, a)))
     kit.expect(_calls(h, a), after, f"commit_memory_session() calls (H, A): the third turn by the handle {handle!r}")
     kit.expect(lc.has_uncommitted_work(sid), False, "has_uncommitted_work at the end")
+
 
 # -- LC-10 ----------------------------------------------------------------------
 
@@ -899,7 +913,6 @@ def test_lc11_drain_flushes_every_dirty_session(
     kit.expect(_calls(a, b), (1, 2), "commit_memory_session() calls (A, B) by the drain")
 
 
-
 @pytest.mark.rule("LC-11")
 def test_lc11_drain_flushes_the_others_when_one_commit_fails(
     session_lifecycle: Any, make_gated_agent: Callable[..., GatedAgent], lifecycle_kit: Kit
@@ -926,7 +939,9 @@ def test_lc11_drain_flushes_the_others_when_one_commit_fails(
         kit.expect(lc.has_uncommitted_work(sid), False, f"has_uncommitted_work({sid!r}) after the drain")
     if failing.calls == 1:
         kit.observe_choice(DRAIN_RETRY, "no-retry", "the drain called the failed session's agent once")
-        kit.expect(lc.has_uncommitted_work("b-failing"), True, "has_uncommitted_work of the failed session after the drain")
+        kit.expect(
+            lc.has_uncommitted_work("b-failing"), True, "has_uncommitted_work of the failed session after the drain"
+        )
         kit.expect(lc.commit_session_memory("b-failing"), True, "a commit without an agent of the failed session")
     else:
         kit.observe_choice(DRAIN_RETRY, "retry", f"the drain called the failed session's agent {failing.calls} times")
@@ -964,9 +979,12 @@ def test_lc11_drain_commit_failing_after_the_in_flight_one(
         kit.expect(lc.has_uncommitted_work(sid), True, "has_uncommitted_work after the drain (the newer turn failed)")
         kit.expect(lc.commit_session_memory(sid), True, "a commit without an agent of the newer turn")
     else:
-        kit.observe_choice(DRAIN_RETRY, "retry", f"the drain called the agent {agent.calls - 1} times after the first commit")
+        kit.observe_choice(
+            DRAIN_RETRY, "retry", f"the drain called the agent {agent.calls - 1} times after the first commit"
+        )
     kit.expect(agent.calls, 3, "commit_memory_session() calls (first, failed, success)")
     kit.expect(lc.has_uncommitted_work(sid), False, "has_uncommitted_work at the end")
+
 
 # -- LC-12 ----------------------------------------------------------------------
 
@@ -1083,9 +1101,7 @@ def test_lc13_wait_waits_for_in_flight_commit(
 
 
 @pytest.mark.rule("LC-13")
-def test_lc13_wait_is_bounded_by_timeout(
-    session_lifecycle: Any, gated_agent: GatedAgent, lifecycle_kit: Kit
-) -> None:
+def test_lc13_wait_is_bounded_by_timeout(session_lifecycle: Any, gated_agent: GatedAgent, lifecycle_kit: Kit) -> None:
     """LC-13 (§1a): ``wait=True`` is bounded by ``timeout``.
 
     The first commit never returns; ``commit(wait=True, timeout=0.2)`` gives
@@ -1230,7 +1246,6 @@ def test_lc15_eviction_waits_for_in_flight_commit(
     kit.expect(agent.close_calls, 1, "close() calls after the eviction")
 
 
-
 @pytest.mark.rule("LC-15")
 def test_lc15_failed_eviction_keeps_the_agent_and_the_work(
     session_lifecycle: Any, gated_agent: GatedAgent, lifecycle_kit: Kit
@@ -1323,6 +1338,7 @@ def test_lc15_generations_after_an_eviction(
     kit.expect(lc.commit_session_memory(sid, other), True, "a commit with an explicit agent after the eviction")
     kit.expect((agent.calls, agent.close_calls, other.calls), (1, 1, 2), "calls (evicted commit, close, other commit)")
 
+
 # -- LC-16 ----------------------------------------------------------------------
 
 
@@ -1410,9 +1426,7 @@ def test_lc16_churn_returns_to_baseline(session_lifecycle: Any, lifecycle_kit: K
     problem = kit.call(lambda: _churn(raw, "probe", 1), what="one churn step (register, mark, commit, discard)")
     if problem:
         kit.fail(problem)
-    problem, growth = kit.call(
-        measure, what=f"churning {sessions} sessions", timeout=max(kit.timeout, sessions / 500)
-    )
+    problem, growth = kit.call(measure, what=f"churning {sessions} sessions", timeout=max(kit.timeout, sessions / 500))
     if problem:
         kit.fail(problem)
     if growth is not None:

@@ -349,7 +349,9 @@ class LoopDriver:
         (pending,) = self.start_many([(make, what)])
         return pending
 
-    def start_many(self, calls: list[tuple[Callable[[], Awaitable[Any]], str]], *, settle: bool = True) -> list[Pending[Any]]:
+    def start_many(
+        self, calls: list[tuple[Callable[[], Awaitable[Any]], str]], *, settle: bool = True
+    ) -> list[Pending[Any]]:
         """Start every ``await make()`` in one loop step (in order), then run the loop until idle."""
         __tracebackhide__ = True
         started = [self._task(make, what) for make, what in calls]
@@ -374,11 +376,13 @@ class LoopDriver:
                 if id(pending) in self._kit_cancelled:
                     pending._finish(error=exc)
                     return
-                pending._finish(error=ProviderCancelled(
-                    self.kit.rule.id,
-                    f"provider {self.kit.provider.name!r} raised CancelledError in {what}, though the kit cancelled "
-                    f"nothing (a provider must not leak cancellation) after {self.kit.steps()}",
-                ))
+                pending._finish(
+                    error=ProviderCancelled(
+                        self.kit.rule.id,
+                        f"provider {self.kit.provider.name!r} raised CancelledError in {what}, though the kit cancelled "
+                        f"nothing (a provider must not leak cancellation) after {self.kit.steps()}",
+                    )
+                )
             except BaseException as exc:  # KeyboardInterrupt/SystemExit too: the rule's failure, not the run's
                 pending._finish(error=exc)
             else:

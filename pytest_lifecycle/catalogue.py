@@ -122,10 +122,7 @@ class UnknownRuleError(KeyError):
         prefix = self.rule_id.split("-", 1)[0]
         known = [r for r in RULES if r.startswith(prefix + "-")]
         span = f"{known[0]} … {known[-1]}" if known else ", ".join(sorted({r.contract for r in RULES.values()}))
-        return (
-            f"unknown rule id {self.rule_id!r}\n"
-            f"the catalogue (pytest_lifecycle.catalogue) declares: {span}"
-        )
+        return f"unknown rule id {self.rule_id!r}\nthe catalogue (pytest_lifecycle.catalogue) declares: {span}"
 
 
 _CONTRACTS = (
@@ -174,18 +171,29 @@ def _load() -> tuple[tuple[Rule, ...], tuple[Choice, ...]]:
                 must = _paragraph("MUST", body)
                 if must is None:
                     raise ValueError(f"{contract.name}.md: {ident} has no **MUST** paragraph")
-                rules.append(Rule(
-                    ident, contract.name, kind["kind"], title, kind["cap"],  # type: ignore[arg-type]
-                    must=must, should=_paragraph("SHOULD", body),
-                    full_text=text[this.start() : this.end()] + "\n\n" + body,
-                ))
+                rules.append(
+                    Rule(
+                        ident,
+                        contract.name,
+                        kind["kind"],  # type: ignore[arg-type]
+                        title,
+                        kind["cap"],
+                        must=must,
+                        should=_paragraph("SHOULD", body),
+                        full_text=text[this.start() : this.end()] + "\n\n" + body,
+                    )
+                )
             elif CHOICE_ID.match(ident):
                 listed = re.search(r"^Rules: (.+)$", body, re.M)
-                choices.append(Choice(
-                    ident, contract.name, title,
-                    tuple(r.strip() for r in listed[1].split(",")) if listed else (),
-                    {m["name"]: m["text"].strip() for m in _BRANCH.finditer(body)},
-                ))
+                choices.append(
+                    Choice(
+                        ident,
+                        contract.name,
+                        title,
+                        tuple(r.strip() for r in listed[1].split(",")) if listed else (),
+                        {m["name"]: m["text"].strip() for m in _BRANCH.finditer(body)},
+                    )
+                )
             else:
                 raise ValueError(f"{contract.name}.md: heading {ident!r} is neither a rule id nor a choice id")
     return tuple(rules), tuple(choices)

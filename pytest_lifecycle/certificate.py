@@ -95,7 +95,9 @@ def catalogue_sha256(directory: Traversable | Path | None = None) -> str:
 
     :param directory: the contract directory (default: the one shipped in the package).
     """
-    where: Traversable | Path = directory if directory is not None else resources.files(__package__).joinpath("contract")
+    where: Traversable | Path = (
+        directory if directory is not None else resources.files(__package__).joinpath("contract")
+    )
     digest = hashlib.sha256()
     for entry in sorted((e for e in where.iterdir() if e.name.endswith(".md")), key=lambda e: e.name):
         digest.update(entry.name.encode("utf-8") + b"\0" + entry.read_bytes() + b"\0")
@@ -247,8 +249,14 @@ def _rank(outcome: object) -> int:
     return _WORST_FIRST.index(str(outcome)) if outcome in _WORST_FIRST else 0
 
 
-def _rule(rule_id: str, entry: Mapping[str, Any], *, hypothesis_seed: str | None, profile: str | None,
-          waiver: Mapping[str, Any] | None) -> dict[str, Any]:
+def _rule(
+    rule_id: str,
+    entry: Mapping[str, Any],
+    *,
+    hypothesis_seed: str | None,
+    profile: str | None,
+    waiver: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     rule = RULES[rule_id]
     tests = sorted(entry.get("tests") or [], key=lambda t: str(t["nodeid"]))
     return {
@@ -259,20 +267,42 @@ def _rule(rule_id: str, entry: Mapping[str, Any], *, hypothesis_seed: str | None
         "duration": round(sum(float(t.get("duration") or 0.0) for t in tests), 6),
         "message": _rule_message(tests, entry.get("message")),
         "text": rule.where,
-        "tests": [{"nodeid": t["nodeid"], "level": t.get("level", "must"), "outcome": t.get("outcome"),
-                   "duration": round(float(t.get("duration") or 0.0), 6)} for t in tests],
-        "witnesses": [witness(t, hypothesis_seed=hypothesis_seed, profile=profile)
-                      for t in tests if t.get("outcome") in _WITNESSED],
+        "tests": [
+            {
+                "nodeid": t["nodeid"],
+                "level": t.get("level", "must"),
+                "outcome": t.get("outcome"),
+                "duration": round(float(t.get("duration") or 0.0), 6),
+            }
+            for t in tests
+        ],
+        "witnesses": [
+            witness(t, hypothesis_seed=hypothesis_seed, profile=profile)
+            for t in tests
+            if t.get("outcome") in _WITNESSED
+        ],
         "waiver": {"reason": waiver.get("reason"), "expires": waiver.get("expires")} if waiver else None,
     }
 
 
-def _provider(name: str, info: Mapping[str, Any], rules: Mapping[str, Mapping[str, Any]], *,
-              choices: Mapping[str, list[str]], complete: bool, hypothesis_seed: str | None, profile: str | None,
-              waivers: list[Mapping[str, Any]], coverage: Any) -> dict[str, Any]:
+def _provider(
+    name: str,
+    info: Mapping[str, Any],
+    rules: Mapping[str, Mapping[str, Any]],
+    *,
+    choices: Mapping[str, list[str]],
+    complete: bool,
+    hypothesis_seed: str | None,
+    profile: str | None,
+    waivers: list[Mapping[str, Any]],
+    coverage: Any,
+) -> dict[str, Any]:
     applied = {w.get("rule"): w for w in waivers if w.get("provider") == name and w.get("status") == "applied"}
-    by_rule = {r: _rule(r, e, hypothesis_seed=hypothesis_seed, profile=profile, waiver=applied.get(r))
-               for r, e in sorted(rules.items()) if r in RULES}
+    by_rule = {
+        r: _rule(r, e, hypothesis_seed=hypothesis_seed, profile=profile, waiver=applied.get(r))
+        for r, e in sorted(rules.items())
+        if r in RULES
+    }
     contracts: dict[str, dict[str, Any]] = {}
     for contract in CONTRACTS:
         ran = [r for r, e in by_rule.items() if e["contract"] == contract]
@@ -293,8 +323,14 @@ def _provider(name: str, info: Mapping[str, Any], rules: Mapping[str, Mapping[st
     }
 
 
-def assemble(results: Mapping[str, Any], *, run: Mapping[str, Any], providers: Mapping[str, Mapping[str, Any]],
-             coverage: Mapping[str, Any] | None = None, waivers: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def assemble(
+    results: Mapping[str, Any],
+    *,
+    run: Mapping[str, Any],
+    providers: Mapping[str, Mapping[str, Any]],
+    coverage: Mapping[str, Any] | None = None,
+    waivers: list[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The certificate from a ``--lifecycle-report`` document and what the run says about itself.
 
     :param results: the report's JSON (:meth:`LifecycleReport.results`).
@@ -311,10 +347,17 @@ def assemble(results: Mapping[str, Any], *, run: Mapping[str, Any], providers: M
     choices: Mapping[str, Mapping[str, list[str]]] = results.get("choices") or {}
     names = [*providers, *(p for p in reported if p not in providers)]
     section = {
-        name: _provider(name, providers.get(name, _UNKNOWN_PROVIDER), reported.get(name, {}),
-                        choices=choices.get(name, {}), complete=complete, hypothesis_seed=seed,
-                        profile=run.get("profile"),
-                        waivers=list(waivers or []), coverage=(coverage or {}).get(name))
+        name: _provider(
+            name,
+            providers.get(name, _UNKNOWN_PROVIDER),
+            reported.get(name, {}),
+            choices=choices.get(name, {}),
+            complete=complete,
+            hypothesis_seed=seed,
+            profile=run.get("profile"),
+            waivers=list(waivers or []),
+            coverage=(coverage or {}).get(name),
+        )
         for name in names
     }
     return {
@@ -357,9 +400,16 @@ def run_info(config: pytest.Config, *, finished: datetime | None) -> dict[str, A
     }
 
 
-def build(config: pytest.Config, report: LifecycleReport, *, complete: bool, exitstatus: int | None,
-          coverage: Mapping[str, Any] | None = None, waivers: list[Mapping[str, Any]] | None = None,
-          resolve: bool = True) -> dict[str, Any]:
+def build(
+    config: pytest.Config,
+    report: LifecycleReport,
+    *,
+    complete: bool,
+    exitstatus: int | None,
+    coverage: Mapping[str, Any] | None = None,
+    waivers: list[Mapping[str, Any]] | None = None,
+    resolve: bool = True,
+) -> dict[str, Any]:
     """The certificate of the run *report* collected.
 
     :param complete: the run ended by itself (not interrupted, no internal error).
@@ -377,8 +427,13 @@ def build(config: pytest.Config, report: LifecycleReport, *, complete: bool, exi
     except Exception:  # a provider that cannot load: the report names it, the certificate lists what ran
         selected = []
     finished = datetime.now(UTC) if exitstatus is not None else None
-    return assemble(report.results(complete=complete, exitstatus=exitstatus), run=run_info(config, finished=finished),
-                    providers={p.name: provider_info(p) for p in selected}, coverage=coverage, waivers=waivers)
+    return assemble(
+        report.results(complete=complete, exitstatus=exitstatus),
+        run=run_info(config, finished=finished),
+        providers={p.name: provider_info(p) for p in selected},
+        coverage=coverage,
+        waivers=waivers,
+    )
 
 
 # -- reading one ----------------------------------------------------------------------
@@ -405,7 +460,8 @@ def load(path: str | Path) -> dict[str, Any]:
     if doc.get("schema_version") != SCHEMA_VERSION:
         raise CertificateError(
             f"{path}: not a pytest-lifecycle certificate of schema version {SCHEMA_VERSION} "
-            f"(schema_version: {doc.get('schema_version')!r})")
+            f"(schema_version: {doc.get('schema_version')!r})"
+        )
     problem = _structure_problem(doc)
     if problem:
         raise CertificateError(f"{path}: not a valid certificate: {problem}")

@@ -184,20 +184,25 @@ def _certify(args: list[str]) -> int:
     how = f"signal {-code}" if code < 0 else f"exit code {code}"
     who = _who_ended(doc or {})
     missing = ", ".join((doc or {}).get("not_run", [])) or "unknown"
-    print(f"pytest-lifecycle certify: {who} ended the process ({how}); rules without a verdict: {missing}",
-          file=sys.stderr)
+    print(
+        f"pytest-lifecycle certify: {who} ended the process ({how}); rules without a verdict: {missing}",
+        file=sys.stderr,
+    )
     if cert_path is not None:
         try:
             _certificate_after_crash(cert_path, doc or {}, args, started=started, how=how)
         except OSError as exc:
-            print(f"pytest-lifecycle certify: --certificate {cert_path}: cannot write: {exc.strerror or exc}",
-                  file=sys.stderr)
+            print(
+                f"pytest-lifecycle certify: --certificate {cert_path}: cannot write: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
             return USAGE_ERROR
     return 1
 
 
-def _certificate_after_crash(path: str, results: dict[str, Any], args: list[str], *, started: datetime,
-                             how: str) -> None:
+def _certificate_after_crash(
+    path: str, results: dict[str, Any], args: list[str], *, started: datetime, how: str
+) -> None:
     """Rewrite the certificate of a run whose process ended: ``not certified``, ``run.complete: false``.
 
     What the run said about itself comes from the certificate the child
@@ -212,8 +217,10 @@ def _certificate_after_crash(path: str, results: dict[str, Any], args: list[str]
         early: Mapping[str, Any] = certificate.load(path)
     except certificate.CertificateError:
         early = {}
-    providers = {name: {k: p.get(k) for k in ("origin", "spec", "distribution", "capabilities")}
-                 for name, p in (early.get("providers") or {}).items()}
+    providers = {
+        name: {k: p.get(k) for k in ("origin", "spec", "distribution", "capabilities")}
+        for name, p in (early.get("providers") or {}).items()
+    }
     results = {**results, "complete": False, "exitstatus": 1}
     _fail_running_test(results, how, providers)
     finished = datetime.now(UTC)
@@ -222,10 +229,16 @@ def _certificate_after_crash(path: str, results: dict[str, Any], args: list[str]
     if not run.get("command"):
         import platform
 
-        run.update(python=platform.python_version(), implementation=platform.python_implementation(),
-                   platform=platform.platform(), profile=_option(args, "--lifecycle-profile") or "ci",
-                   hypothesis_seed=_option(args, "--hypothesis-seed"), command=["pytest", *args],
-                   strict="--lifecycle-strict" in args, rule_filter=_options(args, "--lifecycle-rule"))
+        run.update(
+            python=platform.python_version(),
+            implementation=platform.python_implementation(),
+            platform=platform.platform(),
+            profile=_option(args, "--lifecycle-profile") or "ci",
+            hypothesis_seed=_option(args, "--hypothesis-seed"),
+            command=["pytest", *args],
+            strict="--lifecycle-strict" in args,
+            rule_filter=_options(args, "--lifecycle-rule"),
+        )
     run.update(finished=finished.isoformat(timespec="seconds"), duration=round((finished - started).total_seconds(), 3))
     run.pop("complete", None)
     run.pop("exitstatus", None)
@@ -266,12 +279,28 @@ def _fail_running_test(results: dict[str, Any], how: str, providers: Mapping[str
     spec = (providers.get(provider) or {}).get("spec") or provider
     # Every conformance test is collected from its contract's module.
     name = re.search(r"::(\w+)", running)
-    replay = (f"pytest --pyargs conformance.{RULES[rule].contract} -k '{name[1]}' --lifecycle-provider {spec}"
-              if name else None)
-    test = {"nodeid": running, "level": "must", "outcome": "failed", "duration": 0.0, "message": message,
-            "trace": None, "replay": replay}
-    entry = results.setdefault("providers", {}).setdefault(provider, {}).setdefault(
-        rule, {"verdict": "failed", "kind": RULES[rule].kind, "message": message, "text": RULES[rule].where, "tests": []})
+    replay = (
+        f"pytest --pyargs conformance.{RULES[rule].contract} -k '{name[1]}' --lifecycle-provider {spec}"
+        if name
+        else None
+    )
+    test = {
+        "nodeid": running,
+        "level": "must",
+        "outcome": "failed",
+        "duration": 0.0,
+        "message": message,
+        "trace": None,
+        "replay": replay,
+    }
+    entry = (
+        results.setdefault("providers", {})
+        .setdefault(provider, {})
+        .setdefault(
+            rule,
+            {"verdict": "failed", "kind": RULES[rule].kind, "message": message, "text": RULES[rule].where, "tests": []},
+        )
+    )
     entry["verdict"] = "failed"
     entry["tests"] = [*entry.get("tests", []), test]
 
@@ -319,34 +348,46 @@ def _replay(rest: list[str]) -> int:
 
     rule = parsed.rule.upper()
     if rule not in RULES:
-        raise _Usage(f"pytest-lifecycle replay: unknown rule id {parsed.rule!r} "
-                     f"(the catalogue declares {next(iter(RULES))} … {list(RULES)[-1]}: pytest-lifecycle rules)")
+        raise _Usage(
+            f"pytest-lifecycle replay: unknown rule id {parsed.rule!r} "
+            f"(the catalogue declares {next(iter(RULES))} … {list(RULES)[-1]}: pytest-lifecycle rules)"
+        )
     cert = _load_certificate("replay", parsed.certificate)
     providers: dict[str, Any] = cert["providers"]
     if parsed.provider is not None and parsed.provider not in providers:
-        raise _Usage(f"pytest-lifecycle replay: {parsed.certificate} has no provider {parsed.provider!r} "
-                     f"(it certifies: {', '.join(sorted(providers)) or 'none'})")
+        raise _Usage(
+            f"pytest-lifecycle replay: {parsed.certificate} has no provider {parsed.provider!r} "
+            f"(it certifies: {', '.join(sorted(providers)) or 'none'})"
+        )
     names = [parsed.provider] if parsed.provider is not None else sorted(providers)
     failing = [n for n in names if providers[n]["rules"].get(rule, {}).get("witnesses")]
     if not failing:
         seen = {n: providers[n]["rules"][rule]["verdict"] for n in names if rule in providers[n]["rules"]}
         said = ", ".join(f"{v} for {n!r}" for n, v in seen.items()) or "it did not run"
-        raise _Usage(f"pytest-lifecycle replay: {rule} did not fail in {parsed.certificate} ({said}): nothing to replay")
+        raise _Usage(
+            f"pytest-lifecycle replay: {rule} did not fail in {parsed.certificate} ({said}): nothing to replay"
+        )
     if len(failing) > 1:
-        raise _Usage(f"pytest-lifecycle replay: {rule} failed for several providers in {parsed.certificate}; "
-                     f"choose one with --provider ({', '.join(failing)})")
+        raise _Usage(
+            f"pytest-lifecycle replay: {rule} failed for several providers in {parsed.certificate}; "
+            f"choose one with --provider ({', '.join(failing)})"
+        )
     provider = providers[failing[0]]
     codes = []
     for witness in provider["rules"][rule]["witnesses"]:
         argv = _replay_argv(witness, provider, cert["run"], failing[0])
-        print(f"pytest-lifecycle replay: {' '.join(shlex.quote(a) for a in ['python', '-m', 'pytest', *argv, *extra])}",
-              file=sys.stderr)
+        print(
+            f"pytest-lifecycle replay: {' '.join(shlex.quote(a) for a in ['python', '-m', 'pytest', *argv, *extra])}",
+            file=sys.stderr,
+        )
         child = subprocess.run([sys.executable, "-m", "pytest", *argv, *extra], check=False)
         codes.append(child.returncode if child.returncode >= 0 else 1)
     return 1 if 1 in codes else max(codes)
 
 
-def _replay_argv(witness: Mapping[str, Any], provider: Mapping[str, Any], run: Mapping[str, Any], name: str) -> list[str]:
+def _replay_argv(
+    witness: Mapping[str, Any], provider: Mapping[str, Any], run: Mapping[str, Any], name: str
+) -> list[str]:
     """The pytest arguments that run the witness's test again, as the certificate recorded it."""
     if not witness.get("replay"):
         raise _Usage(f"pytest-lifecycle replay: no replay command recorded for {witness.get('nodeid')}")
@@ -362,8 +403,13 @@ def _replay_argv(witness: Mapping[str, Any], provider: Mapping[str, Any], run: M
             skip = True
         elif not word.startswith(("--lifecycle-provider=", "--hypothesis-seed=", "--lifecycle-profile=")):
             target.append(word)
-    argv = [*target, "--lifecycle-provider", str(provider.get("spec") or name),
-            "--lifecycle-profile", str(run.get("profile") or "ci")]
+    argv = [
+        *target,
+        "--lifecycle-provider",
+        str(provider.get("spec") or name),
+        "--lifecycle-profile",
+        str(run.get("profile") or "ci"),
+    ]
     if witness.get("seed") is not None:
         argv.append(f"--hypothesis-seed={witness['seed']}")
     if run.get("strict") or witness.get("outcome") == "non-strict":
@@ -389,8 +435,10 @@ def _badge(rest: list[str]) -> int:
     parsed = parser.parse_args(rest)
     cert = _load_certificate("badge", parsed.certificate)
     if parsed.provider is not None and parsed.provider not in cert["providers"]:
-        raise _Usage(f"pytest-lifecycle badge: {parsed.certificate} has no provider {parsed.provider!r} "
-                     f"(it certifies: {', '.join(sorted(cert['providers'])) or 'none'})")
+        raise _Usage(
+            f"pytest-lifecycle badge: {parsed.certificate} has no provider {parsed.provider!r} "
+            f"(it certifies: {', '.join(sorted(cert['providers'])) or 'none'})"
+        )
     try:
         from .render.badge import render
     except ImportError:
@@ -401,7 +449,9 @@ def _badge(rest: list[str]) -> int:
             f.write(svg)
     except OSError as exc:
         raise _Usage(f"pytest-lifecycle badge: -o {parsed.output}: cannot write: {exc.strerror or exc}") from None
-    print(f"pytest-lifecycle badge: wrote {parsed.output} ({cert['providers'][parsed.provider]['verdict'] if parsed.provider else cert['verdict']})")
+    print(
+        f"pytest-lifecycle badge: wrote {parsed.output} ({cert['providers'][parsed.provider]['verdict'] if parsed.provider else cert['verdict']})"
+    )
     return 0
 
 

@@ -110,7 +110,9 @@ class CrashRun:
     def ended(self) -> bool:
         return self.end is not None
 
-    def wait_report(self, ready: Callable[[dict[str, Any]], bool], timeout: float | None = None) -> dict[str, Any] | None:
+    def wait_report(
+        self, ready: Callable[[dict[str, Any]], bool], timeout: float | None = None
+    ) -> dict[str, Any] | None:
         """The first report for which ``ready(report)`` holds, waiting for it.
 
         ``None`` if the run ended without one, or after *timeout* (default:
@@ -146,7 +148,9 @@ class CrashRun:
             self._harness._send({"op": "kill", "run": self.run})
         end = self.wait()
         if end is None:
-            raise CrashHarnessError(f"run #{self.run} (pid {self.pid}) was not reaped {self._harness.timeout:g}s after SIGKILL")
+            raise CrashHarnessError(
+                f"run #{self.run} (pid {self.pid}) was not reaped {self._harness.timeout:g}s after SIGKILL"
+            )
         return end
 
     def __repr__(self) -> str:
@@ -213,7 +217,9 @@ class CrashHarness:
             if not self._wait(lambda: self._ready or self._failure is not None or self._eof, self.timeout):
                 raise CrashHarnessError(f"the crash zygote did not start within {self.timeout:g}s{self._stderr_note()}")
             if not self._ready:
-                raise CrashHarnessError(f"the crash zygote failed to start: {self._failure or 'it exited'}{self._stderr_note()}")
+                raise CrashHarnessError(
+                    f"the crash zygote failed to start: {self._failure or 'it exited'}{self._stderr_note()}"
+                )
         except BaseException:
             self.close()
             raise

@@ -390,7 +390,9 @@ def _record_fsync(fd: Any) -> None:
     thread = threading.current_thread()
     for recorder in _active:
         if path is None or recorder.inside(fields["path"]):
-            recorder._observe(lambda seq: FileOp(seq, "fsync", thread=thread.name, thread_id=thread.ident or 0, **fields))
+            recorder._observe(
+                lambda seq: FileOp(seq, "fsync", thread=thread.name, thread_id=thread.ident or 0, **fields)
+            )
 
 
 # -- the durable-replace protocol ---------------------------------------------------
@@ -416,11 +418,11 @@ def durable_replace_problems(ops: Sequence[FileOp], root: Path | str) -> list[st
 
     for rename in renames:
         dest = _relative(rename.dest or "", root)
-        opened = [op for op in ops if op.kind == "open" and op.writes and op.path == rename.path and op.seq < rename.seq]
+        opened = [
+            op for op in ops if op.kind == "open" and op.writes and op.path == rename.path and op.seq < rename.seq
+        ]
         start = opened[-1].seq if opened else 0
-        if rename.inode is None or not any(
-            f.inode == rename.inode and start < f.seq < rename.seq for f in fsyncs
-        ):
+        if rename.inode is None or not any(f.inode == rename.inode and start < f.seq < rename.seq for f in fsyncs):
             after = f" after {show(opened[-1])}" if opened else ""
             problems.append(
                 f"{show(rename)} without an fsync of its source{after}: after a power loss "
@@ -484,7 +486,9 @@ def recovery_problems(ops: Sequence[FileOp], failed: FileOp, targets: Iterable[s
             continue
         final = onto[-1]
         if failed.kind == "fsync" and not failed.is_dir and final.inode == failed.inode:
-            opened = [op for op in ok if op.kind == "open" and op.writes and op.path == final.path and op.seq < final.seq]
+            opened = [
+                op for op in ok if op.kind == "open" and op.writes and op.path == final.path and op.seq < final.seq
+            ]
             if not opened or opened[-1].seq < failed.seq:
                 problems.append(
                     f"{show(final)} puts in place the file whose {show(failed)} failed, without writing it again: "
@@ -499,7 +503,8 @@ def recovery_problems(ops: Sequence[FileOp], failed: FileOp, targets: Iterable[s
             except OSError:
                 same_dir = os.path.normpath(failed.path) == directory
             synced_between = any(
-                f.kind == "fsync" and f.is_dir and f.inode == failed.inode and final.seq < f.seq < failed.seq for f in ok
+                f.kind == "fsync" and f.is_dir and f.inode == failed.inode and final.seq < f.seq < failed.seq
+                for f in ok
             )
             if same_dir and not synced_between:
                 problems.append(

@@ -81,8 +81,16 @@ def lifecycle_kit(request: pytest.FixtureRequest, lifecycle_provider: Provider, 
     props = request.node.user_properties
     if ("lifecycle_provider", lifecycle_provider.name) not in props:
         props.append(("lifecycle_provider", lifecycle_provider.name))
-    kit = Kit(provider=lifecycle_provider, rule=rule, timeout=state.timeout, directory=tmp_path, profile=state.profile,
-              nodeid=request.node.nodeid, level=level, strict=state.strict)
+    kit = Kit(
+        provider=lifecycle_provider,
+        rule=rule,
+        timeout=state.timeout,
+        directory=tmp_path,
+        profile=state.profile,
+        nodeid=request.node.nodeid,
+        level=level,
+        strict=state.strict,
+    )
     kit.replay_target = _replay_target(request.node)
     if rule.id != UNMARKED:
         kit.require()

@@ -91,8 +91,11 @@ class Gate:
         self.expired = [w for w in state.waivers if w.expired]
         self.stale = [w for w in state.waivers if status(w, verdicts) == "stale"]
         failing = self.expired + (self.stale if state.strict else [])
-        asked = bool(config.option.lifecycle_rule or config.option.lifecycle_provider
-                     or config.getoption("lifecycle_sse_url", None))
+        asked = bool(
+            config.option.lifecycle_rule
+            or config.option.lifecycle_provider
+            or config.getoption("lifecycle_sse_url", None)
+        )
         before = int(session.exitstatus)
         session.exitstatus = exit_status(before, verdicts, asked=asked, failing=failing)
         self.nothing = session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and before == pytest.ExitCode.OK
@@ -105,12 +108,22 @@ class Gate:
         strict = state_of(self.config).strict
         tr.write_sep("-", "lifecycle gate")
         for w in self.expired:
-            tr.write_line(f"expired waiver: {w.rule} for {w.provider!r} expired on {w.expires} ({w.reason}; {w.where}): "
-                          "not applied, and the run fails (exit code 1); fix the rule or renew the waiver", red=True)
+            tr.write_line(
+                f"expired waiver: {w.rule} for {w.provider!r} expired on {w.expires} ({w.reason}; {w.where}): "
+                "not applied, and the run fails (exit code 1); fix the rule or renew the waiver",
+                red=True,
+            )
         for w in self.stale:
-            fails = "fails the run under --lifecycle-strict" if strict else "remove it (--lifecycle-strict fails the run)"
-            tr.write_line(f"stale waiver: {w.rule} passed for {w.provider!r} ({w.reason}; {w.where}): {fails}",
-                          **({"red": True} if strict else {"yellow": True}))
+            fails = (
+                "fails the run under --lifecycle-strict" if strict else "remove it (--lifecycle-strict fails the run)"
+            )
+            tr.write_line(
+                f"stale waiver: {w.rule} passed for {w.provider!r} ({w.reason}; {w.where}): {fails}",
+                **({"red": True} if strict else {"yellow": True}),
+            )
         if self.nothing:
-            tr.write_line("nothing ran: no selected conformance test ran against a provider that claims its rule "
-                          "(exit code 5: a gate that certified nothing does not pass)", red=True)
+            tr.write_line(
+                "nothing ran: no selected conformance test ran against a provider that claims its rule "
+                "(exit code 5: a gate that certified nothing does not pass)",
+                red=True,
+            )

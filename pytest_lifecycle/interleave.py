@@ -65,7 +65,11 @@ def _where(frame: FrameType) -> str:
         return f"{Path(f.f_code.co_filename).name}:{f.f_lineno} in {f.f_code.co_name}"
 
     outer = frame
-    while outer.f_back is not None and not _harness(outer.f_back.f_code.co_filename) and outer.f_back.f_code is not _RUN_CODE:
+    while (
+        outer.f_back is not None
+        and not _harness(outer.f_back.f_code.co_filename)
+        and outer.f_back.f_code is not _RUN_CODE
+    ):
         outer = outer.f_back
     return at(outer) if outer is frame else f"{at(outer)}, inside {at(frame)}"
 
@@ -123,8 +127,15 @@ class _StopBefore:
             self.stopped.set()
 
 
-def interleavings(kit: Kit, fresh: Callable[[], S], first: Callable[[S], T], second: Callable[[S], T], *, what: str,
-                  max_points: int = MAX_POINTS) -> Iterator[Interleaving[S, T]]:
+def interleavings(
+    kit: Kit,
+    fresh: Callable[[], S],
+    first: Callable[[S], T],
+    second: Callable[[S], T],
+    *,
+    what: str,
+    max_points: int = MAX_POINTS,
+) -> Iterator[Interleaving[S, T]]:
     """Run *second* whole at every line of *first*, on fresh state each time.
 
     :param kit: the test's kit (workers, timeout).

@@ -52,8 +52,16 @@ class Kit:
     """
 
     def __init__(
-        self, *, provider: Provider, rule: Rule, timeout: float, directory: Path, profile: Any = None, nodeid: str = "",
-        level: str = "must", strict: bool = False,
+        self,
+        *,
+        provider: Provider,
+        rule: Rule,
+        timeout: float,
+        directory: Path,
+        profile: Any = None,
+        nodeid: str = "",
+        level: str = "must",
+        strict: bool = False,
     ) -> None:
         self.provider: Final = provider
         self.rule: Final = rule
@@ -95,7 +103,9 @@ class Kit:
         """Skip as *not claimed* unless the provider claims what the rule needs."""
         contract = contract or self.rule.contract
         if not self.provider.claims(contract):
-            pytest.skip(f"{NOT_CLAIMED}: provider {self.provider.name!r} does not implement {contract} ({self.rule.id})")
+            pytest.skip(
+                f"{NOT_CLAIMED}: provider {self.provider.name!r} does not implement {contract} ({self.rule.id})"
+            )
         capability = capability or self.rule.capability
         if capability and not self.provider.claims_capability(capability):
             pytest.skip(
@@ -132,19 +142,25 @@ class Kit:
         except ProviderRaised as exc:
             raise ProviderError(
                 f"the {contract} factory raised {type(exc.original).__name__}: {exc.original}",
-                provider=self.provider.name, contract=contract, rule=self.rule.id,
+                provider=self.provider.name,
+                contract=contract,
+                rule=self.rule.id,
             ) from exc.original
         except RuleViolation:
             raise
         except Exception as exc:
             raise ProviderError(
                 f"the {contract} factory raised {type(exc).__name__}: {exc}",
-                provider=self.provider.name, contract=contract, rule=self.rule.id,
+                provider=self.provider.name,
+                contract=contract,
+                rule=self.rule.id,
             ) from exc
         if raw is None:
             raise ProviderError(
                 f"the {contract} factory returned None instead of an instance",
-                provider=self.provider.name, contract=contract, rule=self.rule.id,
+                provider=self.provider.name,
+                contract=contract,
+                rule=self.rule.id,
             )
         return self.guard(raw, support.surface.name)
 
@@ -168,7 +184,9 @@ class Kit:
         """Run ``fn`` on a worker thread; see :class:`~pytest_lifecycle.runner.Task`."""
         return self.runner.spawn(fn, *args, what=what, **kwargs)
 
-    def call(self, fn: Callable[..., T], *args: Any, what: str | None = None, timeout: float | None = None, **kwargs: Any) -> T:
+    def call(
+        self, fn: Callable[..., T], *args: Any, what: str | None = None, timeout: float | None = None, **kwargs: Any
+    ) -> T:
         """Run a block of provider calls on one worker, bounded by the timeout."""
         __tracebackhide__ = True
         return self.runner.call(fn, *args, what=what, timeout=timeout, **kwargs)
@@ -291,7 +309,9 @@ class Kit:
         if expected is True or expected is False or expected is None:
             ok = got is expected
         else:
-            ok = type(got) is type(expected) and got == expected if isinstance(expected, (int, str)) else got == expected
+            ok = (
+                type(got) is type(expected) and got == expected if isinstance(expected, (int, str)) else got == expected
+            )
         if not ok:
             self.fail(f"{what}: expected {short_repr(expected)}, got {short_repr(got)}")
 

@@ -138,7 +138,8 @@ def provider_growth(run: Callable[[], T], *, keys: int) -> tuple[T, Growth]:
     if quarantine.count:
         log.info(
             "%d log records emitted while the provider's memory was measured were not captured (first: %s)",
-            quarantine.count, quarantine.first,
+            quarantine.count,
+            quarantine.first,
         )
     return result, Growth(grown, keys, quarantine.count, quarantine.first)
 

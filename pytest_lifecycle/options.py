@@ -25,7 +25,9 @@ SSE_URL_HELP: Final = (
     "certify the SSE server at URL on the sse wire profile (the SSE-xx rules of event_streams), reported as "
     "provider NAME; repeatable (default: the selected providers' streams, served by the reference SSE server)"
 )
-CERTIFICATE_HELP: Final = "write the certificate (schema-versioned JSON: what was certified, verdicts, witnesses) to this path"
+CERTIFICATE_HELP: Final = (
+    "write the certificate (schema-versioned JSON: what was certified, verdicts, witnesses) to this path"
+)
 WAIVERS_HELP: Final = (
     "known deviations (TOML: rule, provider, reason, optional expiry date): a waived failure is reported "
     "'waived' and does not fail the run; an expired waiver does"
@@ -57,8 +59,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--lifecycle-strict", action="store_true", default=None, help=STRICT_HELP)
     group.addoption("--lifecycle-rules", action="store_true", help="print the rule catalogue and exit")
     group.addoption("--lifecycle-providers", action="store_true", help="list the available providers and exit")
-    group.addoption("--lifecycle-sse-url", action="append", default=[], type=sse_target, metavar="NAME=URL",
-                    help=SSE_URL_HELP)
+    group.addoption(
+        "--lifecycle-sse-url", action="append", default=[], type=sse_target, metavar="NAME=URL", help=SSE_URL_HELP
+    )
     group.addoption("--lifecycle-certificate", default=None, metavar="PATH", help=CERTIFICATE_HELP)
     group.addoption("--lifecycle-waivers", default=None, metavar="PATH", help=WAIVERS_HELP)
     group.addoption("--lifecycle-markdown", default=None, metavar="PATH", help=MARKDOWN_HELP)

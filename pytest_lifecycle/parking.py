@@ -188,7 +188,9 @@ class WatchedTask(Generic[T]):
         return f"<WatchedTask {self.what} {'done' if self.done else 'running'}>"
 
 
-def spawn_watched(runner: Runner, fn: Callable[..., T], *args: Any, what: str | None = None, **kwargs: Any) -> WatchedTask[T]:
+def spawn_watched(
+    runner: Runner, fn: Callable[..., T], *args: Any, what: str | None = None, **kwargs: Any
+) -> WatchedTask[T]:
     """Run ``fn(*args, **kwargs)`` on a worker of *runner*, watched for parking.
 
     The profile hook is installed on the worker for the duration of the call

@@ -83,7 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             timeout = float(config.getini("lifecycle_timeout") or DEFAULT_TIMEOUT)
         except ValueError:
-            raise pytest.UsageError(f"lifecycle_timeout must be a number, got {config.getini('lifecycle_timeout')!r}") from None
+            raise pytest.UsageError(
+                f"lifecycle_timeout must be a number, got {config.getini('lifecycle_timeout')!r}"
+            ) from None
     if not math.isfinite(timeout) or timeout <= 0:
         raise pytest.UsageError(f"--lifecycle-timeout must be a finite number of seconds above 0, got {timeout}")
     try:
@@ -96,7 +98,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--lifecycle-rule {selector!r}: {UnknownRuleError(selector)}")
     strict = config.option.lifecycle_strict
     strict = bool(config.getini("lifecycle_strict") if strict is None else strict)
-    state = LifecycleState(config, specs=specs, timeout=timeout, profile=profile, rule_filter=rule_filter, strict=strict)
+    state = LifecycleState(
+        config, specs=specs, timeout=timeout, profile=profile, rule_filter=rule_filter, strict=strict
+    )
     config.stash[STATE_KEY] = state
     # --lifecycle-cov: measuring starts before the providers import, so their import-time lines count.
     provider_coverage.configure(config)
@@ -225,11 +229,13 @@ def pytest_runtest_makereport(
     if report.failed:
         rule = kit.rule
         should = f"\nSHOULD: {rule.should}" if rule.should else ""
-        report.sections.append((
-            f"rule {rule.id}",
-            f"{rule.id} — {rule.text}\nMUST: {rule.must}{should}\n"
-            f"(the full text: pytest-lifecycle rules {rule.id}, or {rule.where})",
-        ))
+        report.sections.append(
+            (
+                f"rule {rule.id}",
+                f"{rule.id} — {rule.text}\nMUST: {rule.must}{should}\n"
+                f"(the full text: pytest-lifecycle rules {rule.id}, or {rule.where})",
+            )
+        )
     if report.when != "call":
         return waivers.waive(item, report)
     props: list[tuple[str, object]] = [

@@ -78,4 +78,6 @@ def get_profile(name: str) -> LifecycleProfile:
             "or the name of a registered Hypothesis profile"
         ) from None
     base = PROFILES["ci"]
-    return LifecycleProfile(name, base.max_examples, base.step_count, base.churn, base.crash_kills, base.stress_rounds, name)
+    return LifecycleProfile(
+        name, base.max_examples, base.step_count, base.churn, base.crash_kills, base.stress_rounds, name
+    )

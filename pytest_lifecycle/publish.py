@@ -120,8 +120,9 @@ class Publisher:
         path = self._paths().get("lifecycle_certificate")
         report = self.config.pluginmanager.get_plugin("lifecycle-report")
         if path is not None and report is not None:
-            write_certificate(path, certificate.build(self.config, report, complete=False, exitstatus=None,
-                                                      resolve=resolve))
+            write_certificate(
+                path, certificate.build(self.config, report, complete=False, exitstatus=None, resolve=resolve)
+            )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -140,8 +141,9 @@ class Publisher:
         waivers = _call("waivers", "document", config, verdicts)
         # Interrupted or an internal error: the verdicts so far are not the run's.
         complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
-        cert = certificate.build(config, report, complete=complete, exitstatus=int(session.exitstatus),
-                                 coverage=coverage, waivers=waivers)
+        cert = certificate.build(
+            config, report, complete=complete, exitstatus=int(session.exitstatus), coverage=coverage, waivers=waivers
+        )
         failed = False
         for dest, path in paths.items():
             try:

@@ -26,8 +26,18 @@ from . import __version__
 from .catalogue import CHOICES, CONTRACTS, RULES
 from .kit import NOT_CLAIMED
 
-__all__ = ["LEVEL", "NON_STRICT", "PROVIDER_RAISED", "REPLAY", "WAIVED", "LifecycleReport", "TestRecord", "fold",
-           "print_catalogue", "print_rule"]
+__all__ = [
+    "LEVEL",
+    "NON_STRICT",
+    "PROVIDER_RAISED",
+    "REPLAY",
+    "WAIVED",
+    "LifecycleReport",
+    "TestRecord",
+    "fold",
+    "print_catalogue",
+    "print_rule",
+]
 
 ORDER: Final = ("failed", "waived", "incomplete", "non-strict", "passed", "not claimed", "skipped")
 
@@ -77,7 +87,7 @@ def _failure_line(report: pytest.TestReport, rule: str) -> str:
         if at >= 0:
             return line[at:].strip()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("E ")]
-    return (lines[0][2:].strip() if lines else text.strip().splitlines()[-1] if text.strip() else "failed")
+    return lines[0][2:].strip() if lines else text.strip().splitlines()[-1] if text.strip() else "failed"
 
 
 @dataclass
@@ -170,7 +180,10 @@ class LifecycleReport:
         outcome, message = None, None
         # A waived failure is an expected one whose reason starts "waived: " (pytest_lifecycle.waivers).
         if waived is not None and str(getattr(report, "wasxfail", "")).startswith("waived: "):
-            outcome, message = "waived", f"waived ({waived}): {props.get(PROVIDER_RAISED) or _failure_line(report, rule)}"
+            outcome, message = (
+                "waived",
+                f"waived ({waived}): {props.get(PROVIDER_RAISED) or _failure_line(report, rule)}",
+            )
         elif non_strict is not None and report.when == "call":
             outcome, message = "non-strict", non_strict
         elif report.failed:
@@ -216,7 +229,11 @@ class LifecycleReport:
         tr.write_line(f"{'rule':<7}{'kind':<10}" + "".join(f"{p:<{width}}" for p in self.providers) + "summary")
         non_strict = {r for r in rules if any(v.get(r) == "non-strict" for v in verdicts.values())}
         for kind in ("required", "optional", "stress", "non-strict"):
-            shown = [r for r in rules if (r in non_strict if kind == "non-strict" else RULES[r].kind == kind and r not in non_strict)]
+            shown = [
+                r
+                for r in rules
+                if (r in non_strict if kind == "non-strict" else RULES[r].kind == kind and r not in non_strict)
+            ]
             if kind == "stress" and shown:
                 tr.write_line("stress rules (can only find bugs, never prove their absence):")
             if kind == "non-strict" and shown:
@@ -235,8 +252,11 @@ class LifecycleReport:
             tr.write_sep("-", "provider threads left running")
             for nodeid, what in self.abandoned:
                 tr.write_line(f"{what}  (after {nodeid})", yellow=True)
-        for verdict, title, markup in (("failed", "broken rules", {"red": True}), ("non-strict", "broken SHOULDs", {"yellow": True}),
-                                       ("waived", "waived failures (known deviations: --lifecycle-waivers)", {"yellow": True})):
+        for verdict, title, markup in (
+            ("failed", "broken rules", {"red": True}),
+            ("non-strict", "broken SHOULDs", {"yellow": True}),
+            ("waived", "waived failures (known deviations: --lifecycle-waivers)", {"yellow": True}),
+        ):
             broken = [(p, r) for p in self.providers for r, v in verdicts[p].items() if v == verdict]
             if broken:
                 tr.write_sep("-", title)
@@ -249,8 +269,11 @@ class LifecycleReport:
         # The status after the gate (pytest_lifecycle.gate runs first).
         exitstatus = session.exitstatus
         # Interrupted or internal error: the verdicts so far are not the run's.
-        self.write(complete=exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
-                                           pytest.ExitCode.NO_TESTS_COLLECTED), exitstatus=int(exitstatus))
+        self.write(
+            complete=exitstatus
+            in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED),
+            exitstatus=int(exitstatus),
+        )
 
     def results(self, *, complete: bool, exitstatus: int | None = None) -> dict[str, Any]:
         """The verdicts as a JSON-able document (``--lifecycle-report``).
@@ -305,7 +328,9 @@ def print_catalogue(config: pytest.Config) -> None:
     """``pytest --lifecycle-rules``: the catalogue, contract by contract."""
     for contract in CONTRACTS.values():
         caps = f" (optional capabilities: {', '.join(contract.capabilities)})" if contract.capabilities else ""
-        print(f"{contract.name} — {contract.title}, {contract.section} of pytest_lifecycle/contract/{contract.name}.md{caps}")
+        print(
+            f"{contract.name} — {contract.title}, {contract.section} of pytest_lifecycle/contract/{contract.name}.md{caps}"
+        )
         for rule in RULES.values():
             if rule.contract == contract.name:
                 kind = rule.kind + (f":{rule.capability}" if rule.capability else "")

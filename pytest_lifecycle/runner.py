@@ -142,9 +142,7 @@ class Runner:
     :param on_done: called on the worker after each task finishes.
     """
 
-    def __init__(
-        self, *, rule: str, provider: str, timeout: float, on_done: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, *, rule: str, provider: str, timeout: float, on_done: Callable[[], None] | None = None) -> None:
         self.rule = rule
         self.on_done = on_done
         self.provider = provider
@@ -173,7 +171,9 @@ class Runner:
         self._jobs.put((task, fn, args, kwargs))
         return task
 
-    def call(self, fn: Callable[..., T], *args: Any, what: str | None = None, timeout: float | None = None, **kwargs: Any) -> T:
+    def call(
+        self, fn: Callable[..., T], *args: Any, what: str | None = None, timeout: float | None = None, **kwargs: Any
+    ) -> T:
         """Run ``fn`` on the driver thread and wait for it.
 
         All calls made from the test thread run on one *driver* thread, so the

@@ -23,8 +23,16 @@ class LifecycleState:
     never imports a provider.
     """
 
-    def __init__(self, config: pytest.Config, *, specs: list[str], timeout: float, profile: LifecycleProfile, rule_filter: list[str],
-                 strict: bool = False) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        *,
+        specs: list[str],
+        timeout: float,
+        profile: LifecycleProfile,
+        rule_filter: list[str],
+        strict: bool = False,
+    ) -> None:
         self.config: Final = config
         self.specs: Final = specs
         self.timeout: Final = timeout
@@ -41,7 +49,9 @@ class LifecycleState:
     def providers(self) -> list[Provider]:
         """The selected providers (see :mod:`pytest_lifecycle.discovery`)."""
         if self._providers is None:
-            offered = [p for batch in self.config.hook.pytest_lifecycle_providers(config=self.config) if batch for p in batch]
+            offered = [
+                p for batch in self.config.hook.pytest_lifecycle_providers(config=self.config) if batch for p in batch
+            ]
             self.offered = offered
             self._providers = select_providers(self.specs, offered)
         return self._providers

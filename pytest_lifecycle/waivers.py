@@ -64,8 +64,12 @@ class Waiver:
         return f"{self.rule} for provider {self.provider!r} ({self.reason}{until}; {self.where})"
 
     def as_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "provider": self.provider, "reason": self.reason,
-                "expires": self.expires.isoformat() if self.expires else None}
+        return {
+            "rule": self.rule,
+            "provider": self.provider,
+            "reason": self.reason,
+            "expires": self.expires.isoformat() if self.expires else None,
+        }
 
 
 class _Bad(Exception):
@@ -110,7 +114,7 @@ def _expiry(value: object) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise _Bad(f"expires must be a date such as 2027-01-31 (or \"2027-01-31\"), got {value!r}")
+    raise _Bad(f'expires must be a date such as 2027-01-31 (or "2027-01-31"), got {value!r}')
 
 
 def _parse(entry: object, known: set[str], today: date, where: str) -> Waiver:

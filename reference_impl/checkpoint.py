@@ -32,8 +32,13 @@ from pathlib import Path
 from typing import Any, Final, Protocol, final
 
 __all__ = [
-    "INDEX_FILE_NAME", "CheckpointStore", "Checkpointer", "CorruptSessionError", "Session",
-    "StoreContext", "factory",
+    "INDEX_FILE_NAME",
+    "CheckpointStore",
+    "Checkpointer",
+    "CorruptSessionError",
+    "Session",
+    "StoreContext",
+    "factory",
 ]
 
 Message = dict[str, Any]
@@ -425,11 +430,7 @@ def factory(ctx: StoreContext) -> CheckpointStore:
 
 def _is_valid_session_id(value: object) -> bool:
     # fullmatch, not match with "$": "$" also accepts a trailing newline.
-    return (
-        isinstance(value, str)
-        and _SESSION_ID.fullmatch(value) is not None
-        and value.casefold() not in _RESERVED_IDS
-    )
+    return isinstance(value, str) and _SESSION_ID.fullmatch(value) is not None and value.casefold() not in _RESERVED_IDS
 
 
 def _check_session_id(session_id: object) -> str:

@@ -311,9 +311,7 @@ class EventStream:
             self._require(writable=True)
             cursor = self._registry.cursor_of(payload)
             if self._last is not None and cursor <= self._last:
-                raise InvalidCursor(
-                    f"stream {self.id!r}: cursor {cursor} is not above the last cursor {self._last}"
-                )
+                raise InvalidCursor(f"stream {self.id!r}: cursor {cursor} is not above the last cursor {self._last}")
             now = self._registry.clock()
             event = Event(cursor, payload, now)
             await self._registry.storage.append(self.id, [event], close_at=now if close else None)
@@ -384,7 +382,12 @@ class StreamRegistry:
     check_id = staticmethod(check_id)
 
     def __init__(
-        self, storage: Storage, *, cursor_fn: CursorFn, ttl_seconds: float | None = None, clock: Clock | None = None,
+        self,
+        storage: Storage,
+        *,
+        cursor_fn: CursorFn,
+        ttl_seconds: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         import time
 
@@ -403,7 +406,9 @@ class StreamRegistry:
         try:
             cursor = self.cursor_fn(payload)
         except Exception as exc:
-            raise InvalidCursor(f"cursor_fn cannot read a cursor from {payload!r}: {type(exc).__name__}: {exc}") from exc
+            raise InvalidCursor(
+                f"cursor_fn cannot read a cursor from {payload!r}: {type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(cursor, int) or isinstance(cursor, bool):
             raise InvalidCursor(f"cursor_fn returned {cursor!r} ({type(cursor).__name__}) for {payload!r}, not an int")
         return cursor
@@ -720,7 +725,12 @@ class FileStreamRegistry(StreamRegistry):
     storage_class: type[FileStorage] = FileStorage
 
     def __init__(
-        self, directory: Path | str, *, cursor_fn: CursorFn, ttl_seconds: float | None = None, clock: Clock | None = None,
+        self,
+        directory: Path | str,
+        *,
+        cursor_fn: CursorFn,
+        ttl_seconds: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         storage = self.storage_class(Path(directory))
         super().__init__(storage, cursor_fn=cursor_fn, ttl_seconds=ttl_seconds, clock=clock)

@@ -128,9 +128,7 @@ class KeyedLocks:
     def __init__(self) -> None:
         # Guards every check-then-act on the table (LK-01 creation, rotate).
         self._mutex = threading.Lock()
-        self._table: weakref.WeakValueDictionary[Hashable, KeyedLock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._table: weakref.WeakValueDictionary[Hashable, KeyedLock] = weakref.WeakValueDictionary()
         # Held locks, kept alive by the registry until released (LK-01's
         # SHOULD).  Locks add and remove themselves; set operations are atomic.
         self._held: set[KeyedLock] = set()

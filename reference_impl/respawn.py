@@ -141,8 +141,7 @@ class RespawnManager:
             if resource is None:
                 return RespawnResult(
                     ok=False,
-                    error=f"Resource {name!r} is not installed in workspace "
-                    f"{workspace!r}. Install it first.",
+                    error=f"Resource {name!r} is not installed in workspace {workspace!r}. Install it first.",
                 )
             if resource.protected:
                 return RespawnResult(

@@ -32,8 +32,16 @@ def certify(pytester: pytest.Pytester, contract: str, spec: str, *extra: str) ->
     # started with: this conftest lets them import ``tests.alternates...``.
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
     result = pytester.runpytest_inprocess(
-        "--pyargs", f"conformance.{contract}", "--lifecycle-provider", spec,
-        "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q", *extra,
+        "--pyargs",
+        f"conformance.{contract}",
+        "--lifecycle-provider",
+        spec,
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *extra,
     )
     assert report.exists(), result.stdout.str()
     return result, json.loads(report.read_text())
@@ -50,9 +58,11 @@ def test_alternate_reading_passes_every_rule(pytester: pytest.Pytester, alt, wor
         r.id: "passed" if r.capability is None or r.capability in claims else "not claimed"
         for r in rules_for(alt.contract)
     }
-    assert verdicts == expected, "\n".join(
-        f"{r}: {v} — {doc['providers'][name][r]['message']}" for r, v in verdicts.items() if v != "passed"
-    ) + "\n" + result.stdout.str()[-3000:]
+    assert verdicts == expected, (
+        "\n".join(f"{r}: {v} — {doc['providers'][name][r]['message']}" for r, v in verdicts.items() if v != "passed")
+        + "\n"
+        + result.stdout.str()[-3000:]
+    )
     assert result.ret == pytest.ExitCode.OK
     seen = doc["choices"][name]
     for choice, branch in alt.choices.items():

@@ -46,10 +46,13 @@ def validate(cert: dict[str, Any]) -> None:
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
 
 
-def certify(pytester: pytest.Pytester, *args: str, plugins: list[object] | None = None) -> tuple[pytest.RunResult, dict[str, Any]]:
+def certify(
+    pytester: pytest.Pytester, *args: str, plugins: list[object] | None = None
+) -> tuple[pytest.RunResult, dict[str, Any]]:
     path = pytester.path / "cert.json"
-    result = pytester.runpytest_inprocess("--lifecycle-certificate", str(path), "-p", "no:cacheprovider", *args,
-                                          plugins=plugins or [])
+    result = pytester.runpytest_inprocess(
+        "--lifecycle-certificate", str(path), "-p", "no:cacheprovider", *args, plugins=plugins or []
+    )
     assert path.exists(), result.stdout.str() + result.stderr.str()
     cert = json.loads(path.read_text(encoding="utf-8"))
     validate(cert)
@@ -82,8 +85,9 @@ def test_the_reference_is_certified(pytester: pytest.Pytester) -> None:
 
 
 def test_a_broken_must_is_not_certified_and_leaves_a_witness(pytester: pytest.Pytester) -> None:
-    result, cert = certify(pytester, *lk("LK-03", "LK-04"), "--lifecycle-provider", ROTATION_POPS_OLD,
-                           "--hypothesis-seed=7")
+    result, cert = certify(
+        pytester, *lk("LK-03", "LK-04"), "--lifecycle-provider", ROTATION_POPS_OLD, "--hypothesis-seed=7"
+    )
     assert result.ret == 1
     assert cert["verdict"] == "not certified" and cert["run"]["hypothesis_seed"] == "7"
     mutant = cert["providers"]["mutant-rotation-pops-old"]
@@ -115,8 +119,17 @@ def test_a_broken_should_alone_is_certified_non_strict(pytester: pytest.Pytester
 def test_a_provider_that_claims_none_of_the_rules_is_not_certified(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(locksonly=LOCKS_ONLY)
     pytester.syspathinsert()
-    result, cert = certify(pytester, "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-01",
-                           "--lifecycle-rule", "LC-03", "--lifecycle-provider", "locksonly:provider")
+    result, cert = certify(
+        pytester,
+        "--pyargs",
+        "conformance.session_lifecycle",
+        "--lifecycle-rule",
+        "LC-01",
+        "--lifecycle-rule",
+        "LC-03",
+        "--lifecycle-provider",
+        "locksonly:provider",
+    )
     provider = cert["providers"]["locks-only"]
     assert {r["verdict"] for r in provider["rules"].values()} == {"not claimed"}
     assert sorted(provider["rules"]) == ["LC-01", "LC-03"]
@@ -139,8 +152,9 @@ class Skips:
 
 def test_skipped_and_incomplete_rules_are_never_certified(pytester: pytest.Pytester) -> None:
     # LK-03 has one test (skipped), LK-04 two (one skipped: incomplete).
-    _, cert = certify(pytester, *lk("LK-03", "LK-04"),
-                      plugins=[Skips("test_lk03_", "test_lk04_rotated_lock_excludes_both_ways")])
+    _, cert = certify(
+        pytester, *lk("LK-03", "LK-04"), plugins=[Skips("test_lk03_", "test_lk04_rotated_lock_excludes_both_ways")]
+    )
     reference = next(iter(cert["providers"].values()))
     assert reference["rules"]["LK-03"]["verdict"] == "skipped"
     assert reference["rules"]["LK-04"]["verdict"] == "incomplete"
@@ -168,8 +182,17 @@ def test_xdist_gives_the_same_certificate_as_a_serial_run(pytester: pytest.Pytes
 
         settings.register_profile("few", max_examples=5, stateful_step_count=10, deadline=None)
     """)
-    args = ["--pyargs", "conformance.keyed_locks", "conformance.session_lifecycle",
-            "--lifecycle-rule", "LK-08", "--lifecycle-rule", "LC-01", "--lifecycle-profile", "few"]
+    args = [
+        "--pyargs",
+        "conformance.keyed_locks",
+        "conformance.session_lifecycle",
+        "--lifecycle-rule",
+        "LK-08",
+        "--lifecycle-rule",
+        "LC-01",
+        "--lifecycle-profile",
+        "few",
+    ]
     serial_result, serial = certify(pytester, *args)
     parallel_result, parallel = certify(pytester, *args, "-n", "2")
     assert serial_result.ret == parallel_result.ret == 0
@@ -194,7 +217,9 @@ def test_the_catalogue_hash_follows_the_contract_text(tmp_path: Path) -> None:
 
 def test_a_path_that_cannot_be_written_is_a_usage_error(pytester: pytest.Pytester) -> None:
     missing = pytester.path / "no-such-dir" / "cert.json"
-    result = pytester.runpytest_inprocess(*lk("LK-03"), "--lifecycle-certificate", str(missing), "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(
+        *lk("LK-03"), "--lifecycle-certificate", str(missing), "-p", "no:cacheprovider"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.strip()]
     assert errors == [f"ERROR: --lifecycle-certificate {missing}: cannot write: no directory {str(missing.parent)!r}"]
@@ -213,12 +238,19 @@ class RemovesDirectory:
 
 def test_a_path_that_stops_being_writable_fails_the_run_with_one_line(pytester: pytest.Pytester) -> None:
     out = pytester.mkdir("out")
-    result = pytester.runpytest_inprocess(*lk("LK-03"), "--lifecycle-certificate", str(out / "cert.json"),
-                                          "-p", "no:cacheprovider", plugins=[RemovesDirectory(out)])
+    result = pytester.runpytest_inprocess(
+        *lk("LK-03"),
+        "--lifecycle-certificate",
+        str(out / "cert.json"),
+        "-p",
+        "no:cacheprovider",
+        plugins=[RemovesDirectory(out)],
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith(f"pytest-lifecycle: --lifecycle-certificate {out / 'cert.json'}: "
-                                                    "cannot write: "), errors
+    assert len(errors) == 1 and errors[0].startswith(
+        f"pytest-lifecycle: --lifecycle-certificate {out / 'cert.json'}: cannot write: "
+    ), errors
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
@@ -247,9 +279,12 @@ def test_a_run_that_has_not_finished_is_not_certified(pytester: pytest.Pytester)
 
 def test_load_names_what_is_wrong_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "cert.json"
-    for text, expected in (("{", "not valid JSON"), ("[]", "not a certificate"),
-                           ('{"schema_version": 2}', "schema version 1"),
-                           ('{"schema_version": 1, "kit": {}}', "'run' missing")):
+    for text, expected in (
+        ("{", "not valid JSON"),
+        ("[]", "not a certificate"),
+        ('{"schema_version": 2}', "schema version 1"),
+        ('{"schema_version": 1, "kit": {}}', "'run' missing"),
+    ):
         path.write_text(text, encoding="utf-8")
         with pytest.raises(certificate.CertificateError) as caught:
             certificate.load(path)

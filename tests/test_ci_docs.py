@@ -29,7 +29,7 @@ from pytest_lifecycle.render import html, markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ci.md"
-GOOD = "tests.examples.third_party_locks:provider"     # claims keyed_locks only; passes every LK rule
+GOOD = "tests.examples.third_party_locks:provider"  # claims keyed_locks only; passes every LK rule
 BROKEN = "tests.mutants.keyed_locks.new_lock_per_call:provider"  # breaks LK-01
 RULES = "--rule LK-01"
 WAIVERS = "lifecycle-waivers.toml"
@@ -63,7 +63,9 @@ class _Yaml:
         self.i = 0
 
     def _skip(self) -> None:
-        while self.i < len(self.lines) and (not self.lines[self.i].strip() or self.lines[self.i].lstrip().startswith("#")):
+        while self.i < len(self.lines) and (
+            not self.lines[self.i].strip() or self.lines[self.i].lstrip().startswith("#")
+        ):
             self.i += 1
 
     def _peek(self) -> str | None:
@@ -102,7 +104,9 @@ class _Yaml:
             else:
                 following = self._peek()
                 nested = following is not None and (
-                    _indent(following) > indent or (_indent(following) == indent and following.lstrip().startswith("- ")))
+                    _indent(following) > indent
+                    or (_indent(following) == indent and following.lstrip().startswith("- "))
+                )
                 out[key] = self.node() if nested else None
         assert self._peek() is None or _indent(self._peek() or "") <= indent, f"bad indentation at {self._peek()!r}"
         return out
@@ -157,17 +161,26 @@ class Job:
 def _environment(where: Path, variables: dict[str, Any], provider: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST_", "LIFECYCLE_"))}
     env.update({k: str(v) for k, v in variables.items()})
-    env.update(LIFECYCLE_PROVIDER=provider, LIFECYCLE_RULES=RULES,
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               # The jobs call the installed scripts: those of this interpreter, activated or not.
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    env.update(
+        LIFECYCLE_PROVIDER=provider,
+        LIFECYCLE_RULES=RULES,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        # The jobs call the installed scripts: those of this interpreter, activated or not.
+        PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
     return env
 
 
 def _run(script: str, where: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _commands(script)],
-                          cwd=where, env=env, capture_output=True, text=True, check=False,
-                          timeout=300)  # safety-net
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _commands(script)],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )  # safety-net
 
 
 def run_github(where: Path, provider: str) -> Job:
@@ -217,7 +230,8 @@ def _check_uploads(job: Job, verdict: str) -> dict[str, Any]:
     cases = ET.parse(files["junit.xml"]).getroot().findall(".//testcase")
     assert cases and all(
         {"lifecycle_rule", "lifecycle_level", "lifecycle_provider"} <= {p.get("name") for p in case.iter("property")}
-        for case in cases), files["junit.xml"].read_text(encoding="utf-8")
+        for case in cases
+    ), files["junit.xml"].read_text(encoding="utf-8")
     badge = ET.parse(files["badge.svg"]).getroot()
     assert verdict in [t.text for t in badge.iter("{http://www.w3.org/2000/svg}text")]
     if job.junit is not None:
@@ -262,4 +276,6 @@ def test_the_page_links_resolve() -> None:
         assert (DOC.parent / target).exists(), f"docs/ci.md links {target}, which does not exist"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for anchor in re.findall(r"README\.md#([\w-]+)", text):
-        assert re.search(rf"^#+ {anchor.replace('-', '[ -]')}$", readme, re.M | re.I), f"README has no section #{anchor}"
+        assert re.search(rf"^#+ {anchor.replace('-', '[ -]')}$", readme, re.M | re.I), (
+            f"README has no section #{anchor}"
+        )

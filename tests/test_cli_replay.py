@@ -23,16 +23,31 @@ from .test_certificate import validate
 ROOT = Path(__file__).resolve().parents[1]
 MUTANT = "tests.mutants.keyed_locks.rotation_pops_old:provider"
 NAME = "mutant-rotation-pops-old"
-CI_VARIABLES = ("CI", "TF_BUILD", "GITHUB_ACTIONS", "BUILDKITE", "CIRCLECI", "GITLAB_CI", "JENKINS_URL",
-                "GITHUB_STEP_SUMMARY")
+CI_VARIABLES = (
+    "CI",
+    "TF_BUILD",
+    "GITHUB_ACTIONS",
+    "BUILDKITE",
+    "CIRCLECI",
+    "GITLAB_CI",
+    "JENKINS_URL",
+    "GITHUB_STEP_SUMMARY",
+)
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # The mutants import as ``tests.mutants…``; Hypothesis' CI profile (derandomized, no seed) stays off.
     env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "pytest_lifecycle", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, check=False, timeout=600)  # safety-net
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_lifecycle", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )  # safety-net
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +57,24 @@ def certified(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     # A lighter profile than ci (which finds the bug too, but shrinks for longer); replay must pass it on.
     (where / "conftest.py").write_text(
         "from hypothesis import settings\n\n"
-        "settings.register_profile('few', max_examples=20, stateful_step_count=12, deadline=None)\n", encoding="utf-8")
-    done = cli(where, "certify", MUTANT, "--rule", "LK-08", "--rule", "LK-03", "--profile", "few",
-               "--certificate", "cert.json", "--", "-q")
+        "settings.register_profile('few', max_examples=20, stateful_step_count=12, deadline=None)\n",
+        encoding="utf-8",
+    )
+    done = cli(
+        where,
+        "certify",
+        MUTANT,
+        "--rule",
+        "LK-08",
+        "--rule",
+        "LK-03",
+        "--profile",
+        "few",
+        "--certificate",
+        "cert.json",
+        "--",
+        "-q",
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     return where, json.loads((where / "cert.json").read_text(encoding="utf-8"))
 
@@ -92,11 +122,20 @@ def test_replay_fails_the_rule_again_with_the_recorded_seed(certified: tuple[Pat
         (["other.json", "LK-08"], "other.json: not a pytest-lifecycle certificate of schema version 1"),
         (["cert.json"], "the following arguments are required: RULE"),
     ],
-    ids=["unknown-rule", "rule-passed", "rule-not-run", "unknown-provider", "no-file", "not-json", "not-schema",
-         "no-rule"],
+    ids=[
+        "unknown-rule",
+        "rule-passed",
+        "rule-not-run",
+        "unknown-provider",
+        "no-file",
+        "not-json",
+        "not-schema",
+        "no-rule",
+    ],
 )
-def test_replay_refuses_bad_input_in_one_line(certified: tuple[Path, dict[str, Any]], args: list[str],
-                                              expected: str) -> None:
+def test_replay_refuses_bad_input_in_one_line(
+    certified: tuple[Path, dict[str, Any]], args: list[str], expected: str
+) -> None:
     where, _ = certified
     (where / "garbage.json").write_text("{not json", encoding="utf-8")
     (where / "other.json").write_text('{"schema_version": 2, "providers": {}}', encoding="utf-8")
@@ -125,7 +164,8 @@ def test_certify_refuses_a_certificate_path_it_cannot_write(tmp_path: Path) -> N
 
 
 def test_a_provider_that_ends_the_process_is_certified_as_not_certified(tmp_path: Path) -> None:
-    (tmp_path / "exits.py").write_text('''
+    (tmp_path / "exits.py").write_text(
+        """
 import os
 from pytest_lifecycle import Provider
 from reference_impl.session_lifecycle import SessionLifecycle
@@ -135,9 +175,10 @@ class Exits(SessionLifecycle):
         os._exit(0)
 
 provider = Provider("exits", session_lifecycle=lambda ctx: Exits())
-''', encoding="utf-8")
-    done = cli(tmp_path, "certify", "exits:provider", "--rule", "LC-16", "--certificate", "cert.json",
-               "--", "-q")
+""",
+        encoding="utf-8",
+    )
+    done = cli(tmp_path, "certify", "exits:provider", "--rule", "LC-16", "--certificate", "cert.json", "--", "-q")
     assert done.returncode == 1, done.stdout + done.stderr
     cert = json.loads((tmp_path / "cert.json").read_text(encoding="utf-8"))
     validate(cert)

@@ -66,7 +66,9 @@ def test_summary_is_one_sentence(rule_id: str) -> None:
 
 @pytest.mark.parametrize("path", CONTRACT_FILES, ids=lambda p: p.name)
 def test_no_placeholder_left(path: Path) -> None:
-    lines = [f"{n}: {line}" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "TODO" in line]
+    lines = [
+        f"{n}: {line}" for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "TODO" in line
+    ]
     assert not lines, f"{_rel(path)} still has placeholders:\n" + "\n".join(lines)
 
 
@@ -75,7 +77,9 @@ def test_contract_file_has_intro_surface_and_vocabulary(contract: str) -> None:
     text = contract_text(contract)
     headings = re.findall(r"^## (.+)$", text, re.M)
     required = ["Surface", "Vocabulary", "Rules", "Open choices"]
-    assert [h for h in headings if h in required] == required, f"{contract}.md sections: {headings}, expected {required} in order"
+    assert [h for h in headings if h in required] == required, (
+        f"{contract}.md sections: {headings}, expected {required} in order"
+    )
     intro = text.split("\n## ", 1)[0].split("\n", 1)[1]
     assert len(intro.split()) >= 40, f"{contract}.md: the intro before '## Surface' says too little"
     assert "(README.md#vocabulary)" in text, f"{contract}.md does not link the common vocabulary"
@@ -180,7 +184,7 @@ def test_contract_text_is_package_data() -> None:
 #: The product brief and the incident records the contract was written from
 #: are not part of the project; the contract text replaces every citation.
 #: (Built by concatenation so that this file does not cite them itself.)
-FORBIDDEN = ("CONTRACTS" ".md", "seeds" "/", "../" "shared")
+FORBIDDEN = tuple("".join(parts) for parts in (("CONTRACTS", ".md"), ("seeds", "/"), ("../", "shared")))
 SCANNED = ["README.md", "pytest_lifecycle", "conformance", "reference_impl", "tests"]
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".cfg", ".ini", ".rst", ".json", ".yaml", ".yml"}
 

@@ -69,10 +69,14 @@ def test_an_oversized_report_is_cut_not_torn(harness: CrashHarness) -> None:
 
 def test_file_size_limit_kills_at_the_byte_or_fails_the_write(harness: CrashHarness, tmp_path: Path) -> None:
     target = tmp_path / "f"
-    end = harness.start(f"{WORKERS}:write_file", {"path": str(target), "limit": 100, "size": 10_000, "kill": True}).wait()
+    end = harness.start(
+        f"{WORKERS}:write_file", {"path": str(target), "limit": 100, "size": 10_000, "kill": True}
+    ).wait()
     assert end is not None and end.signal == signal.SIGXFSZ
     assert target.stat().st_size == 100
-    end = harness.start(f"{WORKERS}:write_file", {"path": str(target), "limit": 100, "size": 10_000, "kill": False}).wait()
+    end = harness.start(
+        f"{WORKERS}:write_file", {"path": str(target), "limit": 100, "size": 10_000, "kill": False}
+    ).wait()
     assert end is not None and end.reports == [{"errno": errno.EFBIG}]
     assert not list(Path.cwd().glob("core*")), "a SIGXFSZ death must not dump core"
 

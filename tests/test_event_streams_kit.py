@@ -25,7 +25,7 @@ from reference_impl.event_streams import ERRORS, memory_factory
 MEMORY = Provider("memory", event_streams=memory_factory, options={"event_streams": ERRORS})
 
 #: A provider module whose registry misbehaves in one way, chosen by BUG.
-BROKEN = '''
+BROKEN = """
 import asyncio, time
 from pytest_lifecycle import Provider
 from reference_impl.event_streams import ERRORS, EventStream, MemoryStreamRegistry
@@ -50,15 +50,26 @@ def factory(ctx):
     return Registry(cursor_fn=ctx.cursor_fn, ttl_seconds=ctx.ttl_seconds, clock=ctx.clock)
 
 provider = Provider("broken-" + BUG, event_streams=factory, options={{"event_streams": ERRORS}})
-'''
+"""
 
 
 def certify(pytester: pytest.Pytester, bug: str, *rules: str) -> tuple[pytest.RunResult, dict]:
     pytester.makepyfile(**{f"broken_{bug}": BROKEN.format(bug=bug)})
     pytester.syspathinsert()
     report = pytester.path / "report.json"
-    args = ["--pyargs", "conformance.event_streams", "--lifecycle-provider", f"broken_{bug}:provider",
-            "--lifecycle-timeout", "0.5", "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q"]
+    args = [
+        "--pyargs",
+        "conformance.event_streams",
+        "--lifecycle-provider",
+        f"broken_{bug}:provider",
+        "--lifecycle-timeout",
+        "0.5",
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
     for rule in rules:
         args += ["--lifecycle-rule", rule]
     result = pytester.runpytest_inprocess(*args)
@@ -73,7 +84,9 @@ def certify(pytester: pytest.Pytester, bug: str, *rules: str) -> tuple[pytest.Ru
         ("cancelled", "raised CancelledError"),
     ],
 )
-def test_a_misbehaving_provider_fails_the_rule_and_the_run_goes_on(pytester: pytest.Pytester, bug: str, says: str) -> None:
+def test_a_misbehaving_provider_fails_the_rule_and_the_run_goes_on(
+    pytester: pytest.Pytester, bug: str, says: str
+) -> None:
     result, verdicts = certify(pytester, bug, "ST-01", "ST-02")
     message = verdicts["ST-01"]["message"]
     assert verdicts["ST-01"]["verdict"] == "failed", result.stdout.str()
@@ -160,5 +173,7 @@ def test_with_anyio_plugin_active(pytester: pytest.Pytester) -> None:
             assert stream.last_cursor() == 1
         """
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "--lifecycle-provider", "reference_impl.provider:provider")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-q", "--lifecycle-provider", "reference_impl.provider:provider"
+    )
     result.assert_outcomes(passed=1)

@@ -158,10 +158,23 @@ def _hold(path: str, ready: Any, done: Any) -> None:
 def test_the_in_memory_registry_passes_the_suite(pytester: pytest.Pytester) -> None:
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "--pyargs", "conformance.event_streams", "--lifecycle-provider", "reference_impl.provider:memory_provider",
-        "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q", "-k", "not sse",
+        "--pyargs",
+        "conformance.event_streams",
+        "--lifecycle-provider",
+        "reference_impl.provider:memory_provider",
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-k",
+        "not sse",
     )
     verdicts = json.loads(report.read_text())["providers"]["reference-memory"]
-    expected = {r.id: "not claimed" if r.capability == "durable" else "passed" for r in rules_for("event_streams") if r.id.startswith("ST-")}
+    expected = {
+        r.id: "not claimed" if r.capability == "durable" else "passed"
+        for r in rules_for("event_streams")
+        if r.id.startswith("ST-")
+    }
     got = {r: v["verdict"] for r, v in verdicts.items() if r.startswith("ST-")}
     assert got == expected, result.stdout.str()[-3000:]

@@ -18,10 +18,15 @@ def certify(pytester: pytest.Pytester, contract: str, provider: str) -> dict[str
     """Run ``conformance.<contract>`` against *provider*; return rule -> verdict."""
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "--pyargs", f"conformance.{contract}",
-        "--lifecycle-provider", provider,
-        "--lifecycle-report", str(report),
-        "-p", "no:cacheprovider", "-q",
+        "--pyargs",
+        f"conformance.{contract}",
+        "--lifecycle-provider",
+        provider,
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
     )
     assert report.exists(), result.stdout.str()
     (verdicts,) = json.loads(report.read_text())["providers"].values()

@@ -47,8 +47,16 @@ def lc01(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]
     pytester.syspathinsert()
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-01", "--lifecycle-report", str(report),
-        "-p", "no:cacheprovider", "-q", *args,
+        "--pyargs",
+        "conformance.session_lifecycle",
+        "--lifecycle-rule",
+        "LC-01",
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *args,
     )
     return result, json.loads(report.read_text()) if report.exists() else {}
 
@@ -77,7 +85,9 @@ def test_0_every_selected_rule_passed(pytester: pytest.Pytester) -> None:
 def test_0_when_one_provider_claims_nothing_but_another_ran(pytester: pytest.Pytester) -> None:
     result, doc = lc01(pytester, "--lifecycle-provider", "reference", "--lifecycle-provider", "providers:locks_only")
     assert {p: v["LC-01"]["verdict"] for p, v in doc["providers"].items()} == {
-        "reference": "passed", "locks-only": "not claimed"}
+        "reference": "passed",
+        "locks-only": "not claimed",
+    }
     assert result.ret == 0, result.stdout.str()
 
 
@@ -92,8 +102,9 @@ def test_1_a_rule_failed(pytester: pytest.Pytester) -> None:
 
 def test_1_certify_fails_a_provider_that_ends_the_process(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(exits=ENDS_THE_PROCESS)
-    result = pytester.run(sys.executable, "-m", "pytest_lifecycle", "certify", "exits:provider", "--",
-                          "--lifecycle-rule", "LC-01", "-q")
+    result = pytester.run(
+        sys.executable, "-m", "pytest_lifecycle", "certify", "exits:provider", "--", "--lifecycle-rule", "LC-01", "-q"
+    )
     assert result.ret == 1, result.stdout.str() + result.stderr.str()
     result.stderr.fnmatch_lines(["*provider 'exits*' (during LC-01, in *test_lc01_*) ended the process (exit code 0)*"])
 
@@ -101,8 +112,11 @@ def test_1_certify_fails_a_provider_that_ends_the_process(pytester: pytest.Pytes
 # -- 4 -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [("--lifecycle-provider", "nobody"), ("--lifecycle-rule", "LC-99"),
-                                  ("--lifecycle-profile", "warp-speed")], ids=["provider", "rule", "profile"])
+@pytest.mark.parametrize(
+    "args",
+    [("--lifecycle-provider", "nobody"), ("--lifecycle-rule", "LC-99"), ("--lifecycle-profile", "warp-speed")],
+    ids=["provider", "rule", "profile"],
+)
 def test_4_usage_error(pytester: pytest.Pytester, args: tuple[str, str]) -> None:
     result = pytester.runpytest_inprocess("--pyargs", "conformance.session_lifecycle", "-p", "no:cacheprovider", *args)
     assert result.ret == 4
@@ -122,14 +136,16 @@ def test_5_the_provider_claims_none_of_the_selected_rules(pytester: pytest.Pytes
 
 
 def test_5_every_conformance_test_skipped(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_skips='''
+    pytester.makepyfile(
+        test_skips='''
 import pytest
 
 @pytest.mark.rule("LC-02")
 def test_lc02_cannot_run_here(lifecycle_kit):
     """LC-02: needs something this machine lacks."""
     pytest.skip("no database here")
-''')
+'''
+    )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(skipped=1)
     assert result.ret == 5
@@ -151,8 +167,11 @@ def test_5_a_provider_asked_for_and_no_conformance_test(pytester: pytest.Pyteste
 # -- a project suite without conformance tests keeps pytest's codes ---------------------
 
 
-@pytest.mark.parametrize(("source", "code"), [("def test_ok():\n    pass\n", 0), ("def test_no():\n    assert 0\n", 1),
-                                              ("", 5)], ids=["passes", "fails", "empty"])
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [("def test_ok():\n    pass\n", 0), ("def test_no():\n    assert 0\n", 1), ("", 5)],
+    ids=["passes", "fails", "empty"],
+)
 def test_a_plain_suite_keeps_pytests_exit_code(pytester: pytest.Pytester, source: str, code: int) -> None:
     pytester.makepyfile(test_plain=source)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")

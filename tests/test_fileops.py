@@ -45,7 +45,10 @@ def test_records_open_fsync_rename_and_directory_fsync(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
-    [({"fsync_file": False}, "without an fsync of its source"), ({"fsync_dir": False}, "without an fsync of its directory")],
+    [
+        ({"fsync_file": False}, "without an fsync of its source"),
+        ({"fsync_dir": False}, "without an fsync of its directory"),
+    ],
 )
 def test_a_missing_fsync_is_named(tmp_path: Path, kwargs: dict[str, bool], expected: str) -> None:
     with FileOps(tmp_path) as recorder:

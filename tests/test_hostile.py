@@ -21,7 +21,7 @@ from pytest_lifecycle import rules_for
 
 #: Providers that go wrong in one way each.  ``target`` is the method the
 #: fault is placed on, per contract.
-HOSTILE = '''
+HOSTILE = """
 import os
 import threading
 
@@ -71,7 +71,7 @@ providers = {
                         ("checkpoint_store", checkpoints))
     for fault in FAULTS
 }
-'''
+"""
 
 CAUSES = {
     "keyboard-interrupt": "raised KeyboardInterrupt",
@@ -103,8 +103,17 @@ def test_every_claimed_rule_gets_an_honest_verdict(pytester: pytest.Pytester, co
     report = pytester.path / "report.json"
     started = time.monotonic()
     result = pytester.runpytest_inprocess(
-        "--pyargs", f"conformance.{contract}", "--lifecycle-provider", spec, "--lifecycle-timeout", "0.3",
-        "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q",
+        "--pyargs",
+        f"conformance.{contract}",
+        "--lifecycle-provider",
+        spec,
+        "--lifecycle-timeout",
+        "0.3",
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
     )
     elapsed = time.monotonic() - started
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()[-3000:]
@@ -132,8 +141,16 @@ def test_a_hang_costs_one_timeout_and_names_the_thread_left_behind(pytester: pyt
     spec = _hostile_module(pytester, "session_lifecycle", "hang")
     started = time.monotonic()
     result = pytester.runpytest_inprocess(
-        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-03", "--lifecycle-provider", spec,
-        "--lifecycle-timeout", "1", "-p", "no:cacheprovider",
+        "--pyargs",
+        "conformance.session_lifecycle",
+        "--lifecycle-rule",
+        "LC-03",
+        "--lifecycle-provider",
+        spec,
+        "--lifecycle-timeout",
+        "1",
+        "-p",
+        "no:cacheprovider",
     )
     elapsed = time.monotonic() - started
     outcomes = result.parseoutcomes()
@@ -153,13 +170,24 @@ def test_timeouts_must_be_finite_and_positive(pytester: pytest.Pytester, timeout
 def test_an_import_path_in_the_current_directory_works_under_the_scripts(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(cwdprov="from reference_impl.provider import provider\n")
     scripts = {"pytest": [sys.executable, "-c", "import sys, pytest; sys.exit(pytest.console_main())"]}
-    result = pytester.run(*scripts["pytest"], "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-01",
-                          "--lifecycle-provider", "cwdprov:provider", "-p", "no:cacheprovider", "-q")
+    result = pytester.run(
+        *scripts["pytest"],
+        "--pyargs",
+        "conformance.session_lifecycle",
+        "--lifecycle-rule",
+        "LC-01",
+        "--lifecycle-provider",
+        "cwdprov:provider",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
 
 
 def test_certify_fails_a_provider_that_ends_the_process(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(exits='''
+    pytester.makepyfile(
+        exits="""
 import os
 from pytest_lifecycle import Provider
 from reference_impl.session_lifecycle import SessionLifecycle
@@ -169,9 +197,11 @@ class Exits(SessionLifecycle):
         os._exit(0)
 
 provider = Provider("exits", session_lifecycle=lambda ctx: Exits())
-''')
-    result = pytester.run(sys.executable, "-m", "pytest_lifecycle", "certify", "exits:provider", "--",
-                          "--lifecycle-rule", "LC-16", "-q")
+"""
+    )
+    result = pytester.run(
+        sys.executable, "-m", "pytest_lifecycle", "certify", "exits:provider", "--", "--lifecycle-rule", "LC-16", "-q"
+    )
     assert result.ret == 1
     result.stderr.fnmatch_lines(["*provider 'exits' (during LC-16, in *test_lc16_*) ended the process (exit code 0)*"])
 
@@ -186,10 +216,21 @@ settings.load_profile("noshrink")
 
 def test_the_printed_replay_command_runs_and_reproduces(pytester: pytest.Pytester) -> None:
     # A provider module in the current directory, as a new user has it.
-    pytester.makepyfile(naivemod=(Path(__file__).parent / "mutants" / "keyed_locks" / "new_lock_per_call.py").read_text())
+    pytester.makepyfile(
+        naivemod=(Path(__file__).parent / "mutants" / "keyed_locks" / "new_lock_per_call.py").read_text()
+    )
     # Shrinking only makes the report readable; both runs skip it alike, so the seed still replays.
     pytester.makepyfile(noshrink=NO_SHRINK)
-    args = ("--lifecycle-provider", "naivemod:provider", "--lifecycle-rule", "LK-08", "-p", "no:cacheprovider", "-p", "noshrink")
+    args = (
+        "--lifecycle-provider",
+        "naivemod:provider",
+        "--lifecycle-rule",
+        "LK-08",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "noshrink",
+    )
     first = pytester.runpytest_subprocess("--pyargs", "conformance", *args)
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     # The note shows under the failure and again in the summary: any copy will do.

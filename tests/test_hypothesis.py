@@ -31,8 +31,15 @@ def _child_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_lc17(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
-        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-17",
-        "--lifecycle-provider", MUTANT, "-p", "no:cacheprovider", *args,
+        "--pyargs",
+        "conformance.session_lifecycle",
+        "--lifecycle-rule",
+        "LC-17",
+        "--lifecycle-provider",
+        MUTANT,
+        "-p",
+        "no:cacheprovider",
+        *args,
     )
 
 
@@ -56,7 +63,9 @@ def test_failure_prints_shrunk_steps_and_replay_command(pytester: pytest.Pyteste
     )
 
 
-def test_under_hypothesis_ci_profile_the_note_says_derandomized(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_under_hypothesis_ci_profile_the_note_says_derandomized(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CI", "true")
     result = run_lc17(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -135,8 +144,15 @@ def test_xdist_gives_the_serial_verdicts(pytester: pytest.Pytester) -> None:
     for extra in ([], ["-n", "2"]):
         report = pytester.path / f"verdicts{len(extra)}.json"
         pytester.runpytest_subprocess(
-            "--pyargs", "conformance.session_lifecycle", "--lifecycle-provider", mutant,
-            "--lifecycle-report", str(report), "-p", "no:cacheprovider", *extra,
+            "--pyargs",
+            "conformance.session_lifecycle",
+            "--lifecycle-provider",
+            mutant,
+            "--lifecycle-report",
+            str(report),
+            "-p",
+            "no:cacheprovider",
+            *extra,
         )
         doc = json.loads(report.read_text())["providers"]
         verdicts.append({p: {r: v["verdict"] for r, v in rules.items()} for p, rules in doc.items()})

@@ -47,10 +47,14 @@ def test_spawned_task_returns_and_reraises(kit: Kit) -> None:
 
 
 def test_close_reports_a_provider_thread_that_outlives_the_test(tmp_path: Path) -> None:
-    kit = Kit(provider=Provider("unit", session_lifecycle=factory), rule=get_rule("LC-11"), timeout=0.2, directory=tmp_path)
+    kit = Kit(
+        provider=Provider("unit", session_lifecycle=factory), rule=get_rule("LC-11"), timeout=0.2, directory=tmp_path
+    )
     stuck = threading.Event()
     kit.spawn(stuck.wait, what="drain_all_on_shutdown()")
-    with pytest.raises(RuleViolation, match=r"\[LC-11\] provider 'unit' still inside drain_all_on_shutdown\(\) 0.2s after the test"):
+    with pytest.raises(
+        RuleViolation, match=r"\[LC-11\] provider 'unit' still inside drain_all_on_shutdown\(\) 0.2s after the test"
+    ):
         kit.close()
     stuck.set()
 
@@ -73,7 +77,10 @@ def test_gate_holds_until_opened_and_counts(kit: Kit) -> None:
 def test_gate_wait_fails_fast_when_the_task_ends_without_entering(kit: Kit) -> None:
     gate = kit.gate("door")
     task = kit.spawn(lambda: None, what="commit_session_memory('s')")
-    with pytest.raises(RuleViolation, match=r"^\[LC-05\] expected 1 passage\(s\) through door, but commit_session_memory\('s'\) finished first"):
+    with pytest.raises(
+        RuleViolation,
+        match=r"^\[LC-05\] expected 1 passage\(s\) through door, but commit_session_memory\('s'\) finished first",
+    ):
         gate.wait_entered(unless=task)
 
 
@@ -98,7 +105,9 @@ def test_agent_blocks_fails_on_demand_and_records_threads(kit: Kit) -> None:
 
 
 def test_close_opens_every_gate(tmp_path: Path) -> None:
-    kit = Kit(provider=Provider("unit", session_lifecycle=factory), rule=get_rule("LC-05"), timeout=1, directory=tmp_path)
+    kit = Kit(
+        provider=Provider("unit", session_lifecycle=factory), rule=get_rule("LC-05"), timeout=1, directory=tmp_path
+    )
     agent = GatedAgent(kit).block()
     task = kit.spawn(agent.commit_memory_session)
     agent.wait_entered(unless=task)
@@ -109,7 +118,9 @@ def test_close_opens_every_gate(tmp_path: Path) -> None:
 def test_expect_compares_kind_and_shows_the_trace(kit: Kit) -> None:
     kit.note("lifecycle.mark_turn_completed('s') -> 1")
     kit.expect(1, 1, "generation")
-    with pytest.raises(RuleViolation, match=r"^\[LC-05\] flag: expected True, got 1 after lifecycle.mark_turn_completed\('s'\) -> 1$"):
+    with pytest.raises(
+        RuleViolation, match=r"^\[LC-05\] flag: expected True, got 1 after lifecycle.mark_turn_completed\('s'\) -> 1$"
+    ):
         kit.expect(1, True, "flag")
     with pytest.raises(RuleViolation, match="expected 1, got True"):
         kit.expect(True, 1, "generation")
@@ -139,5 +150,7 @@ def test_clock_moves_only_forward() -> None:
 def test_context_names_what_it_offers(tmp_path: Path) -> None:
     ctx = Context(tmp_path, KitClock(), contract="respawn", extras={"start_source": print})
     assert ctx.start_source is print
-    with pytest.raises(AttributeError, match="passes no 'cursor_fn' to respawn factories; it offers: path, clock, start_source"):
+    with pytest.raises(
+        AttributeError, match="passes no 'cursor_fn' to respawn factories; it offers: path, clock, start_source"
+    ):
         _ = ctx.cursor_fn

@@ -41,15 +41,26 @@ class FlippingCoordinator(SessionLifecycle):
         return SessionLifecycle._drainable(state) or (unowned and state.handle is not None)
 
 
-flipping = Provider("flipping-unowned-commit", session_lifecycle=lambda ctx: FlippingCoordinator(),
-                    capabilities={"eviction"})
+flipping = Provider(
+    "flipping-unowned-commit", session_lifecycle=lambda ctx: FlippingCoordinator(), capabilities={"eviction"}
+)
 
 
 def run_lc17(pytester: pytest.Pytester, spec: str, *extra: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-17", "--lifecycle-provider", spec,
-        "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q", *extra,
+        "--pyargs",
+        "conformance.session_lifecycle",
+        "--lifecycle-rule",
+        "LC-17",
+        "--lifecycle-provider",
+        spec,
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *extra,
     )
     assert report.exists(), result.stdout.str()
     return result, json.loads(report.read_text())
@@ -87,8 +98,14 @@ def test_a_provider_that_flips_an_open_choice_fails_lc17_naming_both(pytester: p
     pytester.makepyfile(test_scripted=SCRIPTED)
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "test_scripted.py", "--lifecycle-provider", f"{__name__}:flipping", "--lifecycle-report", str(report),
-        "-p", "no:cacheprovider", "-q",
+        "test_scripted.py",
+        "--lifecycle-provider",
+        f"{__name__}:flipping",
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
     )
     verdict = json.loads(report.read_text())["providers"]["flipping-unowned-commit"]["LC-17"]
     assert verdict["verdict"] == "failed", result.stdout.str()

@@ -46,7 +46,9 @@ def test_records_the_log_capture_keeps_are_not_the_providers(caplog: pytest.LogC
     assert not growth.leaked, growth.problem("logging 10 000 warnings")
     assert growth.records == KEYS
     assert growth.first_record.startswith("ERROR tests.test_leaks.provider: respawn of 'bundle-0'")
-    assert not [r for r in caplog.records if r.name == provider_log.name], "records were captured during the measurement"
+    assert not [r for r in caplog.records if r.name == provider_log.name], (
+        "records were captured during the measurement"
+    )
     summaries = [r.getMessage() for r in caplog.records if r.name == "pytest_lifecycle.leaks"]
     assert [f"{KEYS} log records" in m for m in summaries] == ([True] if level <= logging.INFO else [])
 
@@ -132,8 +134,18 @@ def test_a_respawn_manager_that_logs_every_failure_passes_rs07(
     """
     report = pytester.path / "report.json"
     args = (
-        "--pyargs", "conformance.respawn", "--lifecycle-provider", LOGGING_RESPAWNER, "--lifecycle-rule", "RS-07",
-        "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q", *options,
+        "--pyargs",
+        "conformance.respawn",
+        "--lifecycle-provider",
+        LOGGING_RESPAWNER,
+        "--lifecycle-rule",
+        "RS-07",
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *options,
     )
     if subprocess:
         monkeypatch.setenv("PYTHONPATH", str(ROOT))

@@ -69,8 +69,14 @@ def verdicts(doc: dict) -> dict[str, str]:
     return {rule: v["verdict"] for rule, v in doc["providers"]["reference"].items()}
 
 
-EXPECTED = {"LC-05": "non-strict", "LC-04": "failed", "LK-01": "non-strict", "LC-07": "passed", "LC-09": "failed",
-            "LC-10": "passed"}
+EXPECTED = {
+    "LC-05": "non-strict",
+    "LC-04": "failed",
+    "LK-01": "non-strict",
+    "LC-07": "passed",
+    "LC-09": "failed",
+    "LC-10": "passed",
+}
 
 
 @pytest.mark.parametrize("workers", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")])
@@ -86,13 +92,15 @@ def test_a_broken_should_is_non_strict_and_does_not_fail_the_run(pytester: pytes
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert doc["strict"] is False
     if not workers:
-        result.stdout.fnmatch_lines([
-            "non-strict rules (a SHOULD is broken, every MUST holds; --lifecycle-strict fails them):",
-            "LC-05*required*non-strict*",
-            "*broken SHOULDs*",
-            "reference LC-05: [[]LC-05[]] SHOULD: two provider calls*",
-            "*the rule: pytest-lifecycle rules LC-05*session_lifecycle.md#lc-05*",
-        ])
+        result.stdout.fnmatch_lines(
+            [
+                "non-strict rules (a SHOULD is broken, every MUST holds; --lifecycle-strict fails them):",
+                "LC-05*required*non-strict*",
+                "*broken SHOULDs*",
+                "reference LC-05: [[]LC-05[]] SHOULD: two provider calls*",
+                "*the rule: pytest-lifecycle rules LC-05*session_lifecycle.md#lc-05*",
+            ]
+        )
 
 
 def test_only_shoulds_broken_exits_zero(pytester: pytest.Pytester) -> None:
@@ -121,20 +129,26 @@ def test_choices_are_reported_and_a_flip_names_both_observations(pytester: pytes
         "LC/turn-agent": ["becomes-handle", "turn-only"],
     }
     message = doc["providers"]["reference"]["LC-09"]["message"]
-    assert message.startswith("[LC-09] contradictory open choice LC/adoption: the provider took 'oldest' "
-                              "(commit 1 adopted one segment) and then 'every-unowned' (commit 2 adopted two)")
+    assert message.startswith(
+        "[LC-09] contradictory open choice LC/adoption: the provider took 'oldest' "
+        "(commit 1 adopted one segment) and then 'every-unowned' (commit 2 adopted two)"
+    )
     result.stdout.fnmatch_lines([f"  open choice LC/adoption ({CHOICES['LC/adoption'].text}): every-unowned, oldest"])
 
 
 def test_an_unknown_choice_or_branch_is_a_kit_error_naming_the_catalogue(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_bad_choice='''
+    pytester.makepyfile(
+        test_bad_choice='''
 import pytest
 
 @pytest.mark.rule("LC-07")
 def test_lc07_bad(lifecycle_kit):
     """LC-07."""
     lifecycle_kit.observe_choice("LC/adoption", "sometimes", "?")
-''')
+'''
+    )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*open choice 'LC/adoption' has no branch 'sometimes' (it has oldest, every-unowned)*"])
+    result.stdout.fnmatch_lines(
+        ["*open choice 'LC/adoption' has no branch 'sometimes' (it has oldest, every-unowned)*"]
+    )

@@ -18,7 +18,9 @@ from .mutants import all_mutants
 
 MUTANTS = all_mutants()
 CASES = [
-    pytest.param(m, rule, verdict, id=f"{m.contract}/{m.name}/{rule}") for m in MUTANTS for rule, verdict in m.expected()
+    pytest.param(m, rule, verdict, id=f"{m.contract}/{m.name}/{rule}")
+    for m in MUTANTS
+    for rule, verdict in m.expected()
 ]
 assert CASES, "no mutants found: the catalogue would prove nothing"
 
@@ -29,11 +31,17 @@ def test_kit_fails_mutant_on_its_rule(pytester: pytest.Pytester, mutant, rule: s
     assert RULES[rule].contract == mutant.contract, f"{mutant.module}: {rule} is not a {mutant.contract} rule"
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "--pyargs", f"conformance.{mutant.contract}",
-        "--lifecycle-provider", f"{mutant.module}:provider",
-        "--lifecycle-rule", rule,
-        "--lifecycle-report", str(report),
-        "-p", "no:cacheprovider", "-q",
+        "--pyargs",
+        f"conformance.{mutant.contract}",
+        "--lifecycle-provider",
+        f"{mutant.module}:provider",
+        "--lifecycle-rule",
+        rule,
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
     )
     assert report.exists(), result.stdout.str()
     verdicts = json.loads(report.read_text())["providers"]
@@ -48,8 +56,11 @@ def test_kit_fails_mutant_on_its_rule(pytester: pytest.Pytester, mutant, rule: s
 def test_every_rule_has_a_mutant() -> None:
     covered = {rule for m in MUTANTS for rule in m.breaks}
     should_covered = {rule for m in MUTANTS for rule in m.non_strict}
-    no_should_mutant = [r for r, rule in RULES.items() if rule.should and rule.contract in {m.contract for m in MUTANTS}
-                        and r not in should_covered]
+    no_should_mutant = [
+        r
+        for r, rule in RULES.items()
+        if rule.should and rule.contract in {m.contract for m in MUTANTS} and r not in should_covered
+    ]
     assert not no_should_mutant, f"SHOULDs no mutant breaks (untested): {no_should_mutant}"
     contracts = {m.contract for m in MUTANTS}
     missing = [r for r, rule in RULES.items() if rule.contract in contracts and r not in covered]

@@ -86,8 +86,16 @@ def test_default_is_the_reference(pytester: pytest.Pytester) -> None:
     result, verdicts = run(pytester, *lc("LC-03"))
     result.assert_outcomes(passed=_tests_of("LC-03"))
     tests = verdicts["reference"]["LC-03"].pop("tests")
-    assert verdicts == {"reference": {"LC-03": {
-        "kind": "required", "message": None, "verdict": "passed", "text": "pytest_lifecycle/contract/session_lifecycle.md#lc-03"}}}
+    assert verdicts == {
+        "reference": {
+            "LC-03": {
+                "kind": "required",
+                "message": None,
+                "verdict": "passed",
+                "text": "pytest_lifecycle/contract/session_lifecycle.md#lc-03",
+            }
+        }
+    }
     assert len(tests) == _tests_of("LC-03")
     assert {(t["outcome"], t["level"]) for t in tests} == {("passed", "must")}
     assert all(t["replay"].startswith("pytest --pyargs conformance.session_lifecycle -k 'test_lc03") for t in tests)
@@ -105,7 +113,9 @@ def test_import_path_selection(pytester: pytest.Pytester) -> None:
 def test_repeated_option_certifies_each_provider_with_its_name_in_the_id(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(goodprov=GOOD)
     pytester.syspathinsert()
-    result, verdicts = run(pytester, *lc("LC-03"), "--lifecycle-provider", "reference", "--lifecycle-provider", "goodprov:provider", "-v")
+    result, verdicts = run(
+        pytester, *lc("LC-03"), "--lifecycle-provider", "reference", "--lifecycle-provider", "goodprov:provider", "-v"
+    )
     result.assert_outcomes(passed=2 * _tests_of("LC-03"))
     result.stdout.fnmatch_lines(["*test_lc03*[[]reference[]] PASSED*", "*test_lc03*[[]good[]] PASSED*"])
     assert set(verdicts) == {"reference", "good"}
@@ -130,7 +140,9 @@ def test_broken_entry_point_is_a_usage_error_naming_it(pytester: pytest.Pytester
     pytester.syspathinsert()
     result = pytester.runpytest_inprocess(*lc("LC-03"), "--lifecycle-provider", "broken")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*provider 'broken'*entry point 'broken' (brokenprov:provider)*failed to load*missing native library*"])
+    result.stderr.fnmatch_lines(
+        ["*provider 'broken'*entry point 'broken' (brokenprov:provider)*failed to load*missing native library*"]
+    )
 
 
 def test_unknown_name_is_a_usage_error_listing_providers(pytester: pytest.Pytester) -> None:
@@ -166,9 +178,7 @@ def test_ini_option_selects_providers(pytester: pytest.Pytester) -> None:
 
 
 def test_hook_offers_providers(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(
-        GOOD + "\n\ndef pytest_lifecycle_providers(config):\n    return [provider]\n"
-    )
+    pytester.makeconftest(GOOD + "\n\ndef pytest_lifecycle_providers(config):\n    return [provider]\n")
     result, verdicts = run(pytester, *lc("LC-03"))
     result.assert_outcomes(passed=_tests_of("LC-03"))
     assert list(verdicts) == ["good"]
@@ -178,9 +188,7 @@ def test_hook_offers_providers(pytester: pytest.Pytester) -> None:
 
 
 def test_project_suite_with_star_import_and_fixture_override(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(
-        GOOD + "\nimport pytest\n\n@pytest.fixture\ndef lifecycle_provider():\n    return provider\n"
-    )
+    pytester.makeconftest(GOOD + "\nimport pytest\n\n@pytest.fixture\ndef lifecycle_provider():\n    return provider\n")
     pytester.makepyfile(test_ours="from conformance.session_lifecycle import *\n")
     result, verdicts = run(pytester, "--lifecycle-rule", "LC-03", "--lifecycle-rule", "LC-04")
     result.assert_outcomes(passed=_tests_of("LC-03") + _tests_of("LC-04"))
@@ -235,18 +243,37 @@ no_eviction = Provider("no-eviction", session_lifecycle=lambda ctx: SessionLifec
 @pytest.mark.parametrize(
     ("attr", "message"),
     [
-        ("wrong_type", "*[[]LC-03[]] provider 'wrong-type' (session_lifecycle): lifecycle.mark_turn_completed('*') returned 'one' (str), expected int*"),
-        ("missing", "*[[]LC-03[]] provider 'missing', contract session_lifecycle: its lifecycle object (Missing) has no method *()*"),
+        (
+            "wrong_type",
+            "*[[]LC-03[]] provider 'wrong-type' (session_lifecycle): lifecycle.mark_turn_completed('*') returned 'one' (str), expected int*",
+        ),
+        (
+            "missing",
+            "*[[]LC-03[]] provider 'missing', contract session_lifecycle: its lifecycle object (Missing) has no method *()*",
+        ),
         ("hangs", "*[[]LC-03[]] provider 'hangs' still inside lifecycle.mark_turn_completed(*) after 0.5s*"),
-        ("raises", "*[[]LC-03[]] provider 'raises', contract session_lifecycle: the session_lifecycle factory raised RuntimeError: database unreachable*"),
-        ("interrupts", "*[[]LC-03[]] provider 'interrupts' raised KeyboardInterrupt: provider pressed ctrl-c in lifecycle.mark_turn_completed(*) after *"),
-        ("returns_none", "*[[]LC-03[]] provider 'returns-none', contract session_lifecycle: the session_lifecycle factory returned None*"),
+        (
+            "raises",
+            "*[[]LC-03[]] provider 'raises', contract session_lifecycle: the session_lifecycle factory raised RuntimeError: database unreachable*",
+        ),
+        (
+            "interrupts",
+            "*[[]LC-03[]] provider 'interrupts' raised KeyboardInterrupt: provider pressed ctrl-c in lifecycle.mark_turn_completed(*) after *",
+        ),
+        (
+            "returns_none",
+            "*[[]LC-03[]] provider 'returns-none', contract session_lifecycle: the session_lifecycle factory returned None*",
+        ),
     ],
 )
-def test_bad_provider_fails_naming_provider_contract_and_rule(pytester: pytest.Pytester, attr: str, message: str) -> None:
+def test_bad_provider_fails_naming_provider_contract_and_rule(
+    pytester: pytest.Pytester, attr: str, message: str
+) -> None:
     pytester.makepyfile(badprov=BAD)
     pytester.syspathinsert()
-    result, verdicts = run(pytester, *lc("LC-03"), "--lifecycle-provider", f"badprov:{attr}", "--lifecycle-timeout", "0.5")
+    result, verdicts = run(
+        pytester, *lc("LC-03"), "--lifecycle-provider", f"badprov:{attr}", "--lifecycle-timeout", "0.5"
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([message])
     (name,) = verdicts
@@ -271,7 +298,9 @@ def test_unclaimed_capability_is_reported_not_claimed(pytester: pytest.Pytester)
     result, verdicts = run(pytester, *lc("LC-15", "LC-03"), "--lifecycle-provider", "badprov:no_eviction", "-rs")
     assert verdicts["no-eviction"]["LC-15"]["verdict"] == "not claimed"
     assert verdicts["no-eviction"]["LC-03"]["verdict"] == "passed"
-    result.stdout.fnmatch_lines([f"*{NOT_CLAIMED}: provider 'no-eviction' does not claim capability 'eviction' (LC-15)*"])
+    result.stdout.fnmatch_lines(
+        [f"*{NOT_CLAIMED}: provider 'no-eviction' does not claim capability 'eviction' (LC-15)*"]
+    )
 
 
 def test_provider_constructor_rejects_nonsense() -> None:
@@ -310,10 +339,14 @@ def test_unknown_profile_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_providers_listing(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(textwrap.dedent(BAD) + "\n\ndef pytest_lifecycle_providers(config):\n    return [no_eviction]\n")
+    pytester.makeconftest(
+        textwrap.dedent(BAD) + "\n\ndef pytest_lifecycle_providers(config):\n    return [no_eviction]\n"
+    )
     result = pytester.runpytest_inprocess("--lifecycle-providers")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*no-eviction*session_lifecycle*pytest_lifecycle_providers hook*", "*reference*eviction*"])
+    result.stdout.fnmatch_lines(
+        ["*no-eviction*session_lifecycle*pytest_lifecycle_providers hook*", "*reference*eviction*"]
+    )
 
 
 def test_a_skipped_test_makes_its_rule_incomplete_never_passed(pytester: pytest.Pytester) -> None:

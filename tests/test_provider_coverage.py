@@ -269,6 +269,46 @@ def test_html_without_a_package_is_a_usage_error(pytester: pytest.Pytester) -> N
     result.stderr.fnmatch_lines(["*--lifecycle-cov-html needs --lifecycle-cov PACKAGE*"])
 
 
+STARTS = """\
+import sys, threading
+import coverage
+from pytest_lifecycle.provider_coverage import _guard_thread_tracing
+
+sys.addaudithook(lambda event, args: None)  # Python code inside every sys.settrace, as the file-op recorder's
+cov = coverage.Coverage(data_file=None, source_pkgs=["tinyprov"], concurrency=["thread"], config_file=False)
+cov.start()
+_guard_thread_tracing()
+died = []
+threading.excepthook = lambda hook: died.append(hook.exc_value)
+sys.unraisablehook = lambda hook: died.append(hook.exc_value)
+for _ in range(40):
+    start = threading.Barrier(9)
+    sys.setswitchinterval(1e-6)  # as the stress tests do
+    threads = [threading.Thread(target=start.wait, args=(10,), daemon=True) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    start.wait(10)  # safety-net
+    sys.setswitchinterval(0.005)
+    for thread in threads:
+        thread.join()
+cov.stop()
+print("died:", [repr(e) for e in died])
+"""
+
+
+def test_threads_started_together_all_install_the_tracer(tmp_path: Path) -> None:
+    """Under a 1 µs switch interval with an audit hook, no new thread dies installing coverage's tracer.
+
+    CPython 3.11 (gh-98257) refuses a second concurrent trace installation; unguarded, most rounds
+    lose a thread and its barrier breaks -- a correct provider failing LK-02 only because it is measured.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE", "COVERAGE_"))}
+    proc = subprocess.run([sys.executable, "-c", STARTS], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)  # safety-net
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "died: []", proc.stdout[-3000:]
+
+
 def test_data_that_cannot_be_combined_is_a_warning(tmp_path: Path) -> None:
     """A worker data file that is not coverage data: the rest is combined, the bad one named, nothing raised."""
     from coverage import CoverageData

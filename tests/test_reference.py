@@ -24,4 +24,6 @@ def test_reference_passes_every_rule(pytester: pytest.Pytester) -> None:
     assert list(verdicts) == ["reference"]
     got = {rule: v["verdict"] for rule, v in verdicts["reference"].items()}
     assert got == {rule: "passed" for rule in RULES}
-    result.stdout.fnmatch_lines(["*lifecycle conformance: provider × rule*", f"provider 'reference': {len(RULES)} passed"])
+    result.stdout.fnmatch_lines(
+        ["*lifecycle conformance: provider × rule*", f"provider 'reference': {len(RULES)} passed"]
+    )

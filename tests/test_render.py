@@ -33,31 +33,61 @@ ROOT = Path(__file__).resolve().parent.parent
 # -- hand-made certificates ---------------------------------------------------------
 
 
-def _rule(rule: str, verdict: str, *, provider: str = "mine", message: str | None = None,
-          trace: str | None = None, waiver: dict[str, Any] | None = None) -> dict[str, Any]:
+def _rule(
+    rule: str,
+    verdict: str,
+    *,
+    provider: str = "mine",
+    message: str | None = None,
+    trace: str | None = None,
+    waiver: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     nodeid = f"conformance/{RULES[rule].contract}.py::test_{rule.lower().replace('-', '')}[{provider}]"
     witnesses = []
     if verdict in ("failed", "waived", "non-strict"):
-        witnesses.append({"nodeid": nodeid, "message": message, "trace": trace or f"E   {message}",
-                          "steps": ["state = Machine()", "state.acquire(key='a')"], "seed": "12345",
-                          "replay": f"pytest --pyargs conformance.{RULES[rule].contract} -k test_x --lifecycle-provider {provider}"})
+        witnesses.append(
+            {
+                "nodeid": nodeid,
+                "message": message,
+                "trace": trace or f"E   {message}",
+                "steps": ["state = Machine()", "state.acquire(key='a')"],
+                "seed": "12345",
+                "replay": f"pytest --pyargs conformance.{RULES[rule].contract} -k test_x --lifecycle-provider {provider}",
+            }
+        )
     return {
-        "verdict": verdict, "contract": RULES[rule].contract, "kind": RULES[rule].kind,
-        "level": "must+should" if RULES[rule].should else "must", "duration": 0.25, "message": message,
+        "verdict": verdict,
+        "contract": RULES[rule].contract,
+        "kind": RULES[rule].kind,
+        "level": "must+should" if RULES[rule].should else "must",
+        "duration": 0.25,
+        "message": message,
         "text": RULES[rule].where,
         "tests": [{"nodeid": nodeid, "level": "must", "outcome": verdict, "duration": 0.25}],
-        "witnesses": witnesses, "waiver": waiver,
+        "witnesses": witnesses,
+        "waiver": waiver,
     }
 
 
-def _provider(name: str, verdict: str, contracts: dict[str, str], rules: dict[str, dict[str, Any]],
-              coverage: dict[str, Any] | None = None) -> dict[str, Any]:
+def _provider(
+    name: str,
+    verdict: str,
+    contracts: dict[str, str],
+    rules: dict[str, dict[str, Any]],
+    coverage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
-        "origin": f"import path 'tests.{name}:provider'", "spec": f"tests.{name}:provider",
-        "distribution": {"name": f"{name}-dist", "version": "1.2.3"}, "capabilities": ["eviction"],
+        "origin": f"import path 'tests.{name}:provider'",
+        "spec": f"tests.{name}:provider",
+        "distribution": {"name": f"{name}-dist", "version": "1.2.3"},
+        "capabilities": ["eviction"],
         "verdict": verdict,
-        "contracts": {c: {"verdict": v, "rules": sorted(r for r in rules if RULES[r].contract == c)} for c, v in contracts.items()},
-        "rules": rules, "choices": {}, "coverage": coverage,
+        "contracts": {
+            c: {"verdict": v, "rules": sorted(r for r in rules if RULES[r].contract == c)} for c, v in contracts.items()
+        },
+        "rules": rules,
+        "choices": {},
+        "coverage": coverage,
     }
 
 
@@ -65,36 +95,77 @@ def _certificate(providers: dict[str, dict[str, Any]], verdict: str) -> dict[str
     return {
         "schema_version": 1,
         "kit": {"name": "pytest-lifecycle", "version": "0.2.0", "catalogue_sha256": "ab" * 32},
-        "run": {"python": "3.11.9", "implementation": "CPython", "platform": "Linux-6.1-x86_64", "profile": "ci",
-                "hypothesis_seed": "12345", "command": ["pytest", "--pyargs", "conformance", "-k", "a b"],
-                "strict": False, "rule_filter": ["LK"], "complete": True, "exitstatus": 1,
-                "started": "2026-11-29T17:00:00+00:00", "finished": "2026-11-29T17:00:12+00:00", "duration": 12.3},
-        "verdict": verdict, "providers": providers, "waivers": [], "abandoned": [],
+        "run": {
+            "python": "3.11.9",
+            "implementation": "CPython",
+            "platform": "Linux-6.1-x86_64",
+            "profile": "ci",
+            "hypothesis_seed": "12345",
+            "command": ["pytest", "--pyargs", "conformance", "-k", "a b"],
+            "strict": False,
+            "rule_filter": ["LK"],
+            "complete": True,
+            "exitstatus": 1,
+            "started": "2026-11-29T17:00:00+00:00",
+            "finished": "2026-11-29T17:00:12+00:00",
+            "duration": 12.3,
+        },
+        "verdict": verdict,
+        "providers": providers,
+        "waivers": [],
+        "abandoned": [],
     }
 
 
 def hand_made() -> dict[str, Any]:
     """Two providers over keyed_locks: one certified, one with every kind of problem (and hostile text)."""
-    reference = _provider("reference", "certified", {KEYED_LOCKS: "certified"},
-                          {r: _rule(r, "passed", provider="reference") for r in ("LK-01", "LK-02", "LK-03", "LK-04", "LK-09")},
-                          coverage={"packages": ["reference_impl"], "measured_by": "pytest-lifecycle", "note": None,
-                                    "statements": 200, "reached": 150, "share": 0.75,
-                                    "contracts": {KEYED_LOCKS: {"statements": 200, "reached": 150, "share": 0.75}},
-                                    "rules": {"LK-01": {"lines": 40}, "LK-02": {"lines": 7}},
-                                    "dark": {"reference_impl/locks.py": [10, 11, 12, 20]}, "html": "htmlcov-lifecycle"})
+    reference = _provider(
+        "reference",
+        "certified",
+        {KEYED_LOCKS: "certified"},
+        {r: _rule(r, "passed", provider="reference") for r in ("LK-01", "LK-02", "LK-03", "LK-04", "LK-09")},
+        coverage={
+            "packages": ["reference_impl"],
+            "measured_by": "pytest-lifecycle",
+            "note": None,
+            "statements": 200,
+            "reached": 150,
+            "share": 0.75,
+            "contracts": {KEYED_LOCKS: {"statements": 200, "reached": 150, "share": 0.75}},
+            "rules": {"LK-01": {"lines": 40}, "LK-02": {"lines": 7}},
+            "dark": {"reference_impl/locks.py": [10, 11, 12, 20]},
+            "html": "htmlcov-lifecycle",
+        },
+    )
     reference["choices"] = {"LK/some-choice": ["first <b>"]}
-    mine = _provider("mine", "not certified", {KEYED_LOCKS: "not certified"}, {
-        "LK-01": _rule("LK-01", "non-strict", message="[LK-01] SHOULD: the held lock was collected"),
-        "LK-02": _rule("LK-02", "failed", message=f"[LK-02] {HOSTILE}", trace=f"trace line 1\n```\n{HOSTILE}"),
-        "LK-03": _rule("LK-03", "waived", message="[LK-03] known bug",
-                       waiver={"reason": "ticket <#42>", "expires": "2027-01-01"}),
-        "LK-04": _rule("LK-04", "incomplete", message="crash tests need an importable provider"),
-        "LK-09": _rule("LK-09", "not claimed", message="not claimed: keyed_locks"),
-    })
+    mine = _provider(
+        "mine",
+        "not certified",
+        {KEYED_LOCKS: "not certified"},
+        {
+            "LK-01": _rule("LK-01", "non-strict", message="[LK-01] SHOULD: the held lock was collected"),
+            "LK-02": _rule("LK-02", "failed", message=f"[LK-02] {HOSTILE}", trace=f"trace line 1\n```\n{HOSTILE}"),
+            "LK-03": _rule(
+                "LK-03",
+                "waived",
+                message="[LK-03] known bug",
+                waiver={"reason": "ticket <#42>", "expires": "2027-01-01"},
+            ),
+            "LK-04": _rule("LK-04", "incomplete", message="crash tests need an importable provider"),
+            "LK-09": _rule("LK-09", "not claimed", message="not claimed: keyed_locks"),
+        },
+    )
     cert = _certificate({"reference": reference, "mine <x>": mine}, "not certified")
-    cert["waivers"] = [{"rule": "LK-03", "provider": "mine <x>", "reason": "ticket <#42>", "expires": "2027-01-01",
-                        "status": "applied"},
-                       {"rule": "LK-04", "provider": "reference", "reason": "old", "expires": "2026-01-01", "status": "expired"}]
+    cert["waivers"] = [
+        {
+            "rule": "LK-03",
+            "provider": "mine <x>",
+            "reason": "ticket <#42>",
+            "expires": "2027-01-01",
+            "status": "applied",
+        },
+        {"rule": "LK-04", "provider": "reference", "reason": "old", "expires": "2026-01-01", "status": "expired"},
+    ]
     cert["abandoned"] = ["thread 'worker <1>' (after conformance/keyed_locks.py::test_lk02[mine])"]
     return cert
 
@@ -106,8 +177,16 @@ def four_contracts(providers: int = 3) -> dict[str, Any]:
     out = {}
     for n in range(providers):
         name = f"provider-{n}"
-        rules = {r: _rule(r, "failed" if i % 3 == n % 3 else "passed", provider=name, message=f"[{r}] broke",
-                          trace="\n".join(f"step {k}: call(...)" for k in range(200))) for i, r in enumerate(ids)}
+        rules = {
+            r: _rule(
+                r,
+                "failed" if i % 3 == n % 3 else "passed",
+                provider=name,
+                message=f"[{r}] broke",
+                trace="\n".join(f"step {k}: call(...)" for k in range(200)),
+            )
+            for i, r in enumerate(ids)
+        }
         out[name] = _provider(name, "not certified", {c: "not certified" for c in contracts}, rules)
     return _certificate(out, "not certified")
 
@@ -172,10 +251,15 @@ def parse(page: str) -> Page:
 def assert_matrix_agrees(page: Page, cert: dict[str, Any]) -> None:
     """Every cell of the HTML matrix says what the JSON says, and no cell is missing or extra."""
     rules = {r for p in cert["providers"].values() for r in p["rules"]}
-    expected = {(name, rule): p["rules"][rule]["verdict"] if rule in p["rules"] else "not run"
-                for name, p in cert["providers"].items() for rule in rules}
+    expected = {
+        (name, rule): p["rules"][rule]["verdict"] if rule in p["rules"] else "not run"
+        for name, p in cert["providers"].items()
+        for rule in rules
+    }
     assert page.cells == expected
-    assert page.contracts == {(name, c): v["verdict"] for name, p in cert["providers"].items() for c, v in p["contracts"].items()}
+    assert page.contracts == {
+        (name, c): v["verdict"] for name, p in cert["providers"].items() for c, v in p["contracts"].items()
+    }
     assert page.providers == {name: p["verdict"] for name, p in cert["providers"].items()}
 
 
@@ -298,16 +382,20 @@ def test_a_failure_shows_one_test_whole_and_counts_the_others() -> None:
     cert = hand_made()
     entry = cert["providers"]["mine <x>"]["rules"]["LK-02"]
     first = entry["witnesses"][0]
-    entry["witnesses"] = [{**first, "message": "[LK-02] the first test", "replay": "pytest -k first"},
-                          {**first, "message": "[LK-02] the second test", "replay": "pytest -k second"}]
+    entry["witnesses"] = [
+        {**first, "message": "[LK-02] the first test", "replay": "pytest -k first"},
+        {**first, "message": "[LK-02] the second test", "replay": "pytest -k second"},
+    ]
     entry["message"] = "[LK-02] the second test"
     text = markdown.render(cert)
     assert "❌ failed: \\[LK-02\\] the first test  \nreplay: `pytest -k first`  \nand 1 more test of the rule" in text
     out = io.StringIO()
     github.publish(cert, None, environ={"GITHUB_ACTIONS": "true"}, stream=out)
     (error,) = [line for line in out.getvalue().splitlines() if line.startswith("::error title=LK-02")]
-    assert error == ("::error title=LK-02 (mine <x>)::[LK-02] the first test%0Areplay: pytest -k first"
-                     "%0A(1 more test of the rule did not pass: see the certificate)")
+    assert error == (
+        "::error title=LK-02 (mine <x>)::[LK-02] the first test%0Areplay: pytest -k first"
+        "%0A(1 more test of the rule did not pass: see the certificate)"
+    )
     assert parse(html.render(cert)).cell_details[("mine <x>", "LK-02")] == 2
 
 
@@ -323,8 +411,9 @@ def test_markdown_escapes_what_would_be_markup() -> None:
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-@pytest.mark.parametrize(("verdict", "colour"), [("certified", "#4c1"), ("certified (non-strict)", "#dfb317"),
-                                                 ("not certified", "#e05d44")])
+@pytest.mark.parametrize(
+    ("verdict", "colour"), [("certified", "#4c1"), ("certified (non-strict)", "#dfb317"), ("not certified", "#e05d44")]
+)
 def test_badge_colour_and_text(verdict: str, colour: str) -> None:
     cert = hand_made()
     cert["verdict"] = verdict
@@ -368,14 +457,19 @@ def test_github_annotations_and_step_summary(tmp_path: Path) -> None:
     assert summary.read_text(encoding="utf-8") == "earlier step\n" + markdown.render(cert) + "\n"
     lines = out.getvalue().splitlines()
     assert [line.split("::")[1] for line in lines] == [
-        "warning title=LK-01 (mine <x>)", "error title=LK-02 (mine <x>)", "warning title=LK-03 (mine <x>)",
-        "warning title=LK-04 (mine <x>)", "error title=waiver LK-04 (reference)",
+        "warning title=LK-01 (mine <x>)",
+        "error title=LK-02 (mine <x>)",
+        "warning title=LK-03 (mine <x>)",
+        "warning title=LK-04 (mine <x>)",
+        "error title=waiver LK-04 (reference)",
     ]
     error = lines[1]
     assert error.startswith("::error title=LK-02 (mine <x>)::[LK-02] <script>")
     assert "100%25" in error and "%0Asecond line" in error and "%0Areplay: pytest" in error and "\r" not in error
     assert "waived (ticket <#42>)" in lines[2]
-    assert lines[3].endswith("::incomplete: a skipped test never counts as passed: crash tests need an importable provider")
+    assert lines[3].endswith(
+        "::incomplete: a skipped test never counts as passed: crash tests need an importable provider"
+    )
     assert lines[4].endswith("::the waiver expired on 2026-01-01 (reason: old)")
 
 
@@ -427,17 +521,35 @@ def test_four_contracts_render_well_under_half_a_second() -> None:
 
 # -- real runs -----------------------------------------------------------------------------
 
-MUTANT = "tests.mutants.keyed_locks.new_lock_per_call:provider"          # breaks LK-01, LK-02
+MUTANT = "tests.mutants.keyed_locks.new_lock_per_call:provider"  # breaks LK-01, LK-02
 SHOULD_MUTANT = "tests.mutants.keyed_locks.held_lock_not_pinned:provider"  # breaks LK-01's SHOULD only
 
 
 def _certify(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any], Path]:
     out = pytester.path
     result = pytester.runpytest_inprocess(
-        "--pyargs", "conformance.keyed_locks", "--lifecycle-rule", "LK-01", "--lifecycle-rule", "LK-02",
-        "--lifecycle-provider", "reference", "--lifecycle-provider", MUTANT, "--lifecycle-provider", SHOULD_MUTANT,
-        "--lifecycle-certificate", str(out / "cert.json"), "--lifecycle-markdown", str(out / "cert.md"),
-        "--lifecycle-html", str(out / "cert.html"), "-p", "no:cacheprovider", "-q", *args,
+        "--pyargs",
+        "conformance.keyed_locks",
+        "--lifecycle-rule",
+        "LK-01",
+        "--lifecycle-rule",
+        "LK-02",
+        "--lifecycle-provider",
+        "reference",
+        "--lifecycle-provider",
+        MUTANT,
+        "--lifecycle-provider",
+        SHOULD_MUTANT,
+        "--lifecycle-certificate",
+        str(out / "cert.json"),
+        "--lifecycle-markdown",
+        str(out / "cert.md"),
+        "--lifecycle-html",
+        str(out / "cert.html"),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *args,
     )
     assert (out / "cert.json").exists(), result.stdout.str()
     return result, json.loads((out / "cert.json").read_text(encoding="utf-8")), out
@@ -479,10 +591,23 @@ def test_junit_carries_rule_level_and_provider(pytester: pytest.Pytester, worker
     # xdist workers start in pytester's directory: this conftest lets them import ``tests.mutants...``.
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
     pytester.runpytest_inprocess(
-        "--pyargs", "conformance.keyed_locks", "conformance.respawn",
-        "--lifecycle-rule", "LK-01", "--lifecycle-rule", "RS-01",
-        "--lifecycle-provider", MUTANT, "--lifecycle-provider", SHOULD_MUTANT,
-        "--junitxml", str(junit), "-p", "no:cacheprovider", "-q", *workers,
+        "--pyargs",
+        "conformance.keyed_locks",
+        "conformance.respawn",
+        "--lifecycle-rule",
+        "LK-01",
+        "--lifecycle-rule",
+        "RS-01",
+        "--lifecycle-provider",
+        MUTANT,
+        "--lifecycle-provider",
+        SHOULD_MUTANT,
+        "--junitxml",
+        str(junit),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *workers,
     )
     cases = ET.parse(junit).getroot().findall(".//testcase")
     assert cases, junit.read_text(encoding="utf-8")

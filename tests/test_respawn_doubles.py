@@ -161,7 +161,11 @@ def test_sources_fail_on_demand(lifecycle_kit: Kit) -> None:
         sources.remove_source(KEY)
     sources.remove_source(KEY)
     assert [c.outcome.split(":")[0] for c in sources.calls(KEY)] == [
-        "raised InjectedFailure", "raised InjectedFailure", "returned", "raised ValueError", "returned",
+        "raised InjectedFailure",
+        "raised InjectedFailure",
+        "returned",
+        "raised ValueError",
+        "returned",
     ]
     with pytest.raises(ValueError, match="unknown source operation"):
         sources.fail_next(op="restart")

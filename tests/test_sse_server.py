@@ -59,7 +59,11 @@ def error_of(response: httpx.Response) -> str:
 
 
 def test_unknown_stream_is_404_everywhere(client: httpx.Client) -> None:
-    for method, path in (("GET", "/streams/nope/events"), ("POST", "/streams/nope/events"), ("POST", "/streams/nope/close")):
+    for method, path in (
+        ("GET", "/streams/nope/events"),
+        ("POST", "/streams/nope/events"),
+        ("POST", "/streams/nope/close"),
+    ):
         response = client.request(method, path, content=b'{"seq": 1}')
         assert response.status_code == 404, (method, path, response.text)
         assert "'nope'" in error_of(response)

@@ -31,8 +31,18 @@ SSE_RULES = ["SSE-01", "SSE-02", "SSE-03", "SSE-04"]
 def certify(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "--pyargs", "conformance.event_streams", "--lifecycle-rule", "SSE", "--lifecycle-report", str(report),
-        "-p", "no:cacheprovider", "-q", "-n", "0", *args,
+        "--pyargs",
+        "conformance.event_streams",
+        "--lifecycle-rule",
+        "SSE",
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-n",
+        "0",
+        *args,
     )
     assert report.exists(), result.stdout.str()
     return result, json.loads(report.read_text())
@@ -50,7 +60,10 @@ def server_process() -> Iterator[str]:
     """``python -m reference_impl.sse --port 0`` in a child process: its URL."""
     pytest.importorskip("uvicorn", reason="the sse extra is not installed: pip install 'pytest-lifecycle[sse]'")
     child = subprocess.Popen(
-        [sys.executable, "-m", "reference_impl.sse", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "reference_impl.sse", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert child.stdout is not None
@@ -110,8 +123,13 @@ def test_without_the_extra_the_rules_read_skipped_with_the_install_hint(pytester
 
 def test_a_server_that_stops_sending_fails_naming_the_stream_and_the_last_id(pytester: pytest.Pytester) -> None:
     _result, doc = certify(
-        pytester, "--lifecycle-provider", "tests.mutants.event_streams.sse_closed_response_never_ends:provider",
-        "--lifecycle-timeout", "1", "-k", "closed_stream_ends",
+        pytester,
+        "--lifecycle-provider",
+        "tests.mutants.event_streams.sse_closed_response_never_ends:provider",
+        "--lifecycle-timeout",
+        "1",
+        "-k",
+        "closed_stream_ends",
     )
     (name,) = doc["providers"]
     message = doc["providers"][name]["SSE-03"]["message"]
@@ -188,7 +206,9 @@ def raw_app(streams: RawStreams) -> Any:
             while True:
                 for cursor, payload in [e for e in stream.events if last is None or e[0] > last]:
                     data = [("data", line) for line in json.dumps(payload, indent=1).splitlines()]
-                    await send({"type": "http.response.body", "body": _message(("id", str(cursor)), *data), "more_body": True})
+                    await send(
+                        {"type": "http.response.body", "body": _message(("id", str(cursor)), *data), "more_body": True}
+                    )
                     last = cursor
                 if stream.closed or stream.gone:
                     break
@@ -249,7 +269,9 @@ def raw_app(streams: RawStreams) -> Any:
 
 #: Certified below; importable as ``tests.test_sse_wire:provider``.
 provider = Provider(
-    "alt-sse-raw-asgi", event_streams=lambda ctx: RawStreams(), capabilities={"sse"},
+    "alt-sse-raw-asgi",
+    event_streams=lambda ctx: RawStreams(),
+    capabilities={"sse"},
     options={"sse_app": lambda registry, ctx: raw_app(registry)},
 )
 
@@ -259,5 +281,6 @@ def test_a_correct_server_written_differently_passes_every_sse_rule(pytester: py
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
     result, doc = certify(pytester, "--lifecycle-provider", "tests.test_sse_wire:provider")
     assert verdicts(doc, "alt-sse-raw-asgi") == dict.fromkeys(SSE_RULES, "passed"), (
-        "\n".join(f"{r}: {v['message']}" for r, v in doc["providers"]["alt-sse-raw-asgi"].items()) + result.stdout.str()[-3000:]
+        "\n".join(f"{r}: {v['message']}" for r, v in doc["providers"]["alt-sse-raw-asgi"].items())
+        + result.stdout.str()[-3000:]
     )

@@ -30,11 +30,17 @@ def teeth():
 
 def test_one_run_of_one_mutant_is_a_timed_kill(teeth, tmp_path: Path) -> None:
     out = tmp_path / "teeth.json"
-    code = teeth.main(["--contract", "respawn", "--only", "rs05_lifo_queue", "--runs", "1", "--workers", "0",
-                       "--json", str(out)])
+    code = teeth.main(
+        ["--contract", "respawn", "--only", "rs05_lifo_queue", "--runs", "1", "--workers", "0", "--json", str(out)]
+    )
     summary = json.loads(out.read_text())
     (row,) = summary["mutants"]
-    assert (row["mutant"], row["rule"], row["expected"], row["kills"]) == ("respawn/rs05_lifo_queue", "RS-05", "failed", 1)
+    assert (row["mutant"], row["rule"], row["expected"], row["kills"]) == (
+        "respawn/rs05_lifo_queue",
+        "RS-05",
+        "failed",
+        1,
+    )
     assert row["median_ttk"] is not None and row["median_ttk"] > 0
     assert summary["correct"] == [] and summary["seeds"] == [0]
     assert code == 0
@@ -42,13 +48,29 @@ def test_one_run_of_one_mutant_is_a_timed_kill(teeth, tmp_path: Path) -> None:
 
 def test_scoring_needs_the_rule_id_and_counts_false_alarms(teeth) -> None:
     mutant = teeth.Subject("respawn", "respawn/m", "m:provider", "mutant-m", {"RS-05": "failed"}, False)
-    correct = teeth.Subject("respawn", "respawn/ok", "ok:provider", "alt-ok", {"RS-05": "passed", "RS-06": "passed"}, True)
-    doc = {"providers": {
-        "mutant-m": {"RS-05": {"verdict": "failed", "message": "[RS-06] wrong rule"}},
-        "alt-ok": {"RS-05": {"verdict": "passed", "message": None}, "RS-06": {"verdict": "non-strict", "message": "[RS-06] x"}},
-    }}
-    lines = [{"nodeid": "t[mutant-m]", "when": "call", "outcome": "failed", "duration": 0.5, "rule": "RS-05",
-              "provider": "mutant-m", "non_strict": False}]
+    correct = teeth.Subject(
+        "respawn", "respawn/ok", "ok:provider", "alt-ok", {"RS-05": "passed", "RS-06": "passed"}, True
+    )
+    doc = {
+        "providers": {
+            "mutant-m": {"RS-05": {"verdict": "failed", "message": "[RS-06] wrong rule"}},
+            "alt-ok": {
+                "RS-05": {"verdict": "passed", "message": None},
+                "RS-06": {"verdict": "non-strict", "message": "[RS-06] x"},
+            },
+        }
+    }
+    lines = [
+        {
+            "nodeid": "t[mutant-m]",
+            "when": "call",
+            "outcome": "failed",
+            "duration": 0.5,
+            "rule": "RS-05",
+            "provider": "mutant-m",
+            "non_strict": False,
+        }
+    ]
     measured = teeth.measure([mutant, correct], doc, lines)
     assert not measured["respawn/m"]["RS-05"]["ok"], "a failure citing another rule is no kill"
     summary = teeth.summarize([mutant, correct], {k: [v] for k, v in measured.items()}, 1)
@@ -58,11 +80,23 @@ def test_scoring_needs_the_rule_id_and_counts_false_alarms(teeth) -> None:
 
 def test_time_to_kill_is_the_first_broken_test(teeth) -> None:
     def line(nodeid: str, when: str, outcome: str, duration: float, non_strict: bool = False) -> dict[str, object]:
-        return {"nodeid": nodeid, "when": when, "outcome": outcome, "duration": duration, "rule": "LK-01",
-                "provider": "p", "non_strict": non_strict}
+        return {
+            "nodeid": nodeid,
+            "when": when,
+            "outcome": outcome,
+            "duration": duration,
+            "rule": "LK-01",
+            "provider": "p",
+            "non_strict": non_strict,
+        }
 
-    lines = [line("a", "call", "passed", 9.0), line("b", "setup", "passed", 0.25), line("b", "call", "failed", 1.0),
-             line("b", "teardown", "passed", 0.25), line("c", "call", "failed", 0.1)]
+    lines = [
+        line("a", "call", "passed", 9.0),
+        line("b", "setup", "passed", 0.25),
+        line("b", "call", "failed", 1.0),
+        line("b", "teardown", "passed", 0.25),
+        line("c", "call", "failed", 0.1),
+    ]
     assert teeth.time_to_kill(lines, "p", "LK-01", "failed") == 1.5
     assert teeth.time_to_kill(lines, "p", "LK-01", "non-strict") is None
     assert teeth.time_to_kill([*lines, line("d", "call", "skipped", 2.0, True)], "p", "LK-01", "non-strict") == 2.0

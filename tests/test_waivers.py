@@ -24,13 +24,16 @@ NAME = "mutant-empty-id-tracked"
 FUTURE, PAST = "2999-12-31", "2020-01-31"
 
 
-def waiver(rule: str = "LC-01", provider: str = NAME, reason: str = "tracked in #123", expires: str | None = FUTURE) -> str:
+def waiver(
+    rule: str = "LC-01", provider: str = NAME, reason: str = "tracked in #123", expires: str | None = FUTURE
+) -> str:
     until = f"expires = {expires}\n" if expires else ""
     return f'[[waiver]]\nrule = "{rule}"\nprovider = "{provider}"\nreason = "{reason}"\n{until}'
 
 
-def run(pytester: pytest.Pytester, waivers: str | None, *args: str, provider: str = "mutant:provider",
-        rule: str = "LC-01") -> tuple[pytest.RunResult, dict[str, Any]]:
+def run(
+    pytester: pytest.Pytester, waivers: str | None, *args: str, provider: str = "mutant:provider", rule: str = "LC-01"
+) -> tuple[pytest.RunResult, dict[str, Any]]:
     pytester.makepyfile(mutant=MUTANT.read_text())
     pytester.syspathinsert()
     options: list[str] = []
@@ -39,8 +42,19 @@ def run(pytester: pytest.Pytester, waivers: str | None, *args: str, provider: st
         options = ["--lifecycle-waivers", "waivers.toml"]
     report = pytester.path / "report.json"
     result = pytester.runpytest_inprocess(
-        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", rule, "--lifecycle-provider", provider,
-        "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q", *options, *args,
+        "--pyargs",
+        "conformance.session_lifecycle",
+        "--lifecycle-rule",
+        rule,
+        "--lifecycle-provider",
+        provider,
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *options,
+        *args,
     )
     return result, json.loads(report.read_text()) if report.exists() else {}
 
@@ -59,7 +73,9 @@ def test_a_waived_failure_exits_0_and_reads_waived_never_passed(pytester: pytest
     (witness,) = [t for t in rule["tests"] if t["outcome"] == "waived"]
     assert "[LC-01]" in witness["trace"], "the trace stays on a waived failure"
     result.assert_outcomes(passed=1, xfailed=1)
-    result.stdout.fnmatch_lines(["*waived failures (known deviations*", f"{NAME} LC-01: waived (tracked in #123): [[]LC-01[]]*"])
+    result.stdout.fnmatch_lines(
+        ["*waived failures (known deviations*", f"{NAME} LC-01: waived (tracked in #123): [[]LC-01[]]*"]
+    )
 
 
 def test_serial_and_xdist_give_the_same_verdicts(pytester: pytest.Pytester) -> None:
@@ -67,8 +83,10 @@ def test_serial_and_xdist_give_the_same_verdicts(pytester: pytest.Pytester) -> N
     xdist, xdist_doc = run(pytester, waiver(), "-n", "2")
 
     def summary(doc: dict[str, Any]) -> dict[str, Any]:
-        return {p: {r: (v["verdict"], sorted((t["nodeid"], t["outcome"]) for t in v["tests"])) for r, v in rules.items()}
-                for p, rules in doc["providers"].items()}
+        return {
+            p: {r: (v["verdict"], sorted((t["nodeid"], t["outcome"]) for t in v["tests"])) for r, v in rules.items()}
+            for p, rules in doc["providers"].items()
+        }
 
     assert summary(serial_doc)[NAME]["LC-01"][0] == "waived"
     assert summary(xdist_doc) == summary(serial_doc)
@@ -76,7 +94,8 @@ def test_serial_and_xdist_give_the_same_verdicts(pytester: pytest.Pytester) -> N
 
 
 def test_failures_in_setup_and_teardown_are_waived_too(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_phases='''
+    pytester.makepyfile(
+        test_phases='''
 import pytest
 
 @pytest.fixture
@@ -95,12 +114,15 @@ def test_lc02_setup(lifecycle_kit, broken_setup):
 @pytest.mark.rule("LC-03")
 def test_lc03_teardown(lifecycle_kit, broken_teardown):
     """LC-03: errors in teardown."""
-''')
+'''
+    )
     (pytester.path / "waivers.toml").write_text(
-        waiver("LC-02", "reference", "setup, #1") + "\n" + waiver("LC-03", "reference", "teardown, #2"))
+        waiver("LC-02", "reference", "setup, #1") + "\n" + waiver("LC-03", "reference", "teardown, #2")
+    )
     report = pytester.path / "report.json"
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--lifecycle-waivers", "waivers.toml",
-                                          "--lifecycle-report", str(report))
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--lifecycle-waivers", "waivers.toml", "--lifecycle-report", str(report)
+    )
     assert result.ret == 0, result.stdout.str()
     verdicts = json.loads(report.read_text())["providers"]["reference"]
     assert {r: v["verdict"] for r, v in verdicts.items()} == {"LC-02": "waived", "LC-03": "waived"}
@@ -121,7 +143,9 @@ def test_a_stale_waiver_is_named_and_does_not_fail_the_run(pytester: pytest.Pyte
     result, doc = run(pytester, waiver(provider="reference"), "-W", "error", provider="reference")
     assert doc["providers"]["reference"]["LC-01"]["verdict"] == "passed"
     assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["stale waiver: LC-01 passed for 'reference' (tracked in #123; waivers.toml, waiver 1): remove it*"])
+    result.stdout.fnmatch_lines(
+        ["stale waiver: LC-01 passed for 'reference' (tracked in #123; waivers.toml, waiver 1): remove it*"]
+    )
 
 
 def test_a_stale_waiver_fails_the_run_under_strict(pytester: pytest.Pytester) -> None:
@@ -137,7 +161,9 @@ def test_an_expired_waiver_is_not_applied_and_fails_the_run(pytester: pytest.Pyt
     result, doc = run(pytester, waiver(expires=PAST))
     assert doc["providers"][NAME]["LC-01"]["verdict"] == "failed"
     assert result.ret == 1
-    result.stdout.fnmatch_lines([f"expired waiver: LC-01 for '{NAME}' expired on {PAST} (tracked in #123; waivers.toml, waiver 1)*"])
+    result.stdout.fnmatch_lines(
+        [f"expired waiver: LC-01 for '{NAME}' expired on {PAST} (tracked in #123; waivers.toml, waiver 1)*"]
+    )
 
 
 def test_an_expired_waiver_fails_the_run_whatever_the_verdict(pytester: pytest.Pytester) -> None:
@@ -153,21 +179,45 @@ def test_an_expired_waiver_fails_the_run_whatever_the_verdict(pytester: pytest.P
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (waiver(rule="LC-99"), "*waivers.toml: waiver 1: unknown rule id 'LC-99'; the catalogue * declares: LC-01 … LC-17"),
-        (waiver(provider="mine"), "*waiver 1: unknown provider 'mine'; available providers: *mutant-empty-id-tracked*reference*"),
+        (
+            waiver(rule="LC-99"),
+            "*waivers.toml: waiver 1: unknown rule id 'LC-99'; the catalogue * declares: LC-01 … LC-17",
+        ),
+        (
+            waiver(provider="mine"),
+            "*waiver 1: unknown provider 'mine'; available providers: *mutant-empty-id-tracked*reference*",
+        ),
         ("[[waiver]\nrule = 1", "*waivers.toml: not valid TOML: *line 1*"),
         (waiver(expires='"2027-13-01"'), "*waiver 1: expires must be a date such as 2027-01-31*got '2027-13-01'"),
         (waiver(expires='"31/01/2027"'), "*waiver 1: expires must be a date*got '31/01/2027'"),
         (waiver(expires="2027-01-31T10:00:00"), "*waiver 1: expires must be a date*datetime*"),
         (waiver(expires="2027-02-30"), "*waivers.toml: not valid TOML: *"),
-        ('[[waiver]]\nrule = "LC-01"\nprovider = "reference"\n', "*waiver 1: reason must be a non-empty string, got None"),
-        (waiver() + 'ticket = "#1"\n', "*waiver 1: unknown key 'ticket' (a waiver has rule, provider, reason, expires)"),
+        (
+            '[[waiver]]\nrule = "LC-01"\nprovider = "reference"\n',
+            "*waiver 1: reason must be a non-empty string, got None",
+        ),
+        (
+            waiver() + 'ticket = "#1"\n',
+            "*waiver 1: unknown key 'ticket' (a waiver has rule, provider, reason, expires)",
+        ),
         (waiver() + waiver(reason="again"), "*waiver 2: LC-01 for provider 'mutant-empty-id-tracked' is waived twice*"),
         ('[[waivers]]\nrule = "LC-01"\n', "*unknown top-level key 'waivers'*"),
         ('waiver = "LC-01"\n', "*'waiver' must be an array of tables*"),
     ],
-    ids=["unknown-rule", "unknown-provider", "not-toml", "bad-date", "not-iso", "datetime", "no-such-day",
-         "no-reason", "unknown-key", "twice", "top-level", "not-tables"],
+    ids=[
+        "unknown-rule",
+        "unknown-provider",
+        "not-toml",
+        "bad-date",
+        "not-iso",
+        "datetime",
+        "no-such-day",
+        "no-reason",
+        "unknown-key",
+        "twice",
+        "top-level",
+        "not-tables",
+    ],
 )
 def test_a_bad_waivers_file_is_a_one_line_usage_error(pytester: pytest.Pytester, text: str, expected: str) -> None:
     result, _ = run(pytester, text)
@@ -194,10 +244,13 @@ def test_the_ini_path_is_relative_to_the_ini_file(pytester: pytest.Pytester, mon
     (pytester.path / "ci" / "waivers.toml").write_text(waiver(provider="reference"))
     (pytester.path / "elsewhere").mkdir()
     monkeypatch.chdir(pytester.path / "elsewhere")
-    result = pytester.runpytest_inprocess("--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-01",
-                                          "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(
+        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-01", "-p", "no:cacheprovider"
+    )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
-    result.stdout.fnmatch_lines(["stale waiver: LC-01 passed for 'reference' (tracked in #123; waivers.toml, waiver 1)*"])
+    result.stdout.fnmatch_lines(
+        ["stale waiver: LC-01 passed for 'reference' (tracked in #123; waivers.toml, waiver 1)*"]
+    )
 
 
 # -- the certificate's list -----------------------------------------------------------

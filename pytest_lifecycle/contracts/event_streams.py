@@ -49,7 +49,9 @@ __all__ = [
 ]
 
 SURFACE = Surface.of("streams", "event_streams", Method("get_or_create"), Method("get"), Method("delete"))
-STREAM = Surface.of("stream", "event_streams", Method("emit"), Method("close"), Method("subscribe"), Method("last_cursor"))
+STREAM = Surface.of(
+    "stream", "event_streams", Method("emit"), Method("close"), Method("subscribe"), Method("last_cursor")
+)
 
 #: The TTL every factory gets: half a second off the whole numbers, so the
 #: kit's clock (moved in whole seconds) never lands on an expiry boundary.
@@ -101,7 +103,9 @@ class StreamErrors:
                     f"names no exception class for {kind.replace('_', ' ')!r}: pass Provider(..., options="
                     "{'event_streams': {'not_found': ..., 'gone': ..., 'closed': ...}}) or give the registry a "
                     f"{kind}_error attribute (got {value!r})",
-                    provider=kit.provider.name, contract="event_streams", rule=kit.rule.id,
+                    provider=kit.provider.name,
+                    contract="event_streams",
+                    rule=kit.rule.id,
                 )
             found[kind] = classes
         return cls(**found)
@@ -205,7 +209,9 @@ class Stream:
         if not callable(attr):
             raise ProviderError(
                 f"its stream object ({type(self.raw).__qualname__}) has no method {name}()",
-                provider=self.kit.provider.name, contract="event_streams", rule=self.kit.rule.id,
+                provider=self.kit.provider.name,
+                contract="event_streams",
+                rule=self.kit.rule.id,
             )
         return attr
 
@@ -274,7 +280,9 @@ class StreamRegistry:
         if not callable(fn):
             raise ProviderError(
                 f"its registry ({type(self.raw).__qualname__}) has no method {name}()",
-                provider=self.kit.provider.name, contract="event_streams", rule=self.kit.rule.id,
+                provider=self.kit.provider.name,
+                contract="event_streams",
+                rule=self.kit.rule.id,
             )
         return self.streams.run(lambda: fn(stream_id), f"{self.label}.{name}({short_repr(stream_id)})")
 
@@ -288,7 +296,9 @@ class StreamRegistry:
         if not callable(fn):
             raise ProviderError(
                 f"its registry ({type(self.raw).__qualname__}) has no method get_or_create()",
-                provider=self.kit.provider.name, contract="event_streams", rule=self.kit.rule.id,
+                provider=self.kit.provider.name,
+                contract="event_streams",
+                rule=self.kit.rule.id,
             )
         text = f"{self.label}.get_or_create({short_repr(stream_id)})"
         pendings = self.driver.start_many([(lambda: fn(stream_id), f"{text} #{i}") for i in range(1, n + 1)])
@@ -339,11 +349,17 @@ class Streams:
         except Exception as exc:
             raise ProviderError(
                 f"the event_streams factory raised {type(exc).__name__}: {exc}",
-                provider=kit.provider.name, contract="event_streams", rule=kit.rule.id,
+                provider=kit.provider.name,
+                contract="event_streams",
+                rule=kit.rule.id,
             ) from exc
         if raw is None:
-            raise ProviderError("the event_streams factory returned None instead of a registry",
-                                provider=kit.provider.name, contract="event_streams", rule=kit.rule.id)
+            raise ProviderError(
+                "the event_streams factory returned None instead of a registry",
+                provider=kit.provider.name,
+                contract="event_streams",
+                rule=kit.rule.id,
+            )
         if self._errors is None:
             self._errors = StreamErrors.of(kit, raw)
         kit.note(f"{label} = factory({ctx.path.name})")
@@ -430,6 +446,7 @@ class Streams:
     def settle(self) -> None:
         """Run the loop until idle."""
         self.driver.settle()
+
 
 @pytest.fixture
 def event_streams(lifecycle_kit: Kit) -> Streams:

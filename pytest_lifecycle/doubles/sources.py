@@ -203,9 +203,7 @@ class GatedSources:
         for gate in gates:
             gate.open()
 
-    def wait_entered(
-        self, op: str, n: int = 1, *, key: Hashable | None = None, unless: Any = None
-    ) -> None:
+    def wait_entered(self, op: str, n: int = 1, *, key: Hashable | None = None, unless: Any = None) -> None:
         """Wait until *n* *op* calls (for *key*) have reached the gate; see :meth:`Gate.wait_entered`."""
         __tracebackhide__ = True
         self.gate(op, key).wait_entered(n, unless=unless)

@@ -26,8 +26,24 @@ from typing import Any, Final
 
 from ..catalogue import CONTRACTS, RULES
 
-__all__ = ["CERTIFIED", "NON_STRICT", "NOT_CERTIFIED", "NOT_RUN", "PROBLEMS", "Certificate", "Failure", "contract_names",
-           "failures", "percent", "provider_names", "rule_ids", "rules_by_contract", "run_facts", "slug", "summary"]
+__all__ = [
+    "CERTIFIED",
+    "NON_STRICT",
+    "NOT_CERTIFIED",
+    "NOT_RUN",
+    "PROBLEMS",
+    "Certificate",
+    "Failure",
+    "contract_names",
+    "failures",
+    "percent",
+    "provider_names",
+    "rule_ids",
+    "rules_by_contract",
+    "run_facts",
+    "slug",
+    "summary",
+]
 
 Certificate = Mapping[str, Any]
 
@@ -117,10 +133,14 @@ def failures(cert: Certificate) -> Iterator[Failure]:
             witness: Mapping[str, Any] = witnesses[0]
             waiver = entry.get("waiver") or {}
             yield Failure(
-                provider=name, rule=rule, verdict=str(entry["verdict"]),
+                provider=name,
+                rule=rule,
+                verdict=str(entry["verdict"]),
                 message=str(witness.get("message") or entry.get("message") or entry["verdict"]),
-                trace=witness.get("trace"), replay=witness.get("replay"),
-                waiver=waiver.get("reason"), more=len(witnesses) - 1,
+                trace=witness.get("trace"),
+                replay=witness.get("replay"),
+                waiver=waiver.get("reason"),
+                more=len(witnesses) - 1,
             )
 
 

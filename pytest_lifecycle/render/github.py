@@ -56,7 +56,9 @@ def commands(cert: Certificate) -> Iterator[str]:
         if f.replay:
             message += f"\nreplay: {f.replay}"
         if f.more:
-            message += f"\n({f.more} more {'test' if f.more == 1 else 'tests'} of the rule did not pass: see the certificate)"
+            message += (
+                f"\n({f.more} more {'test' if f.more == 1 else 'tests'} of the rule did not pass: see the certificate)"
+            )
         yield _command(kind, f"{f.rule} ({f.provider})", message)
     for name in provider_names(cert):
         rules = cert["providers"][name].get("rules") or {}
@@ -64,15 +66,21 @@ def commands(cert: Certificate) -> Iterator[str]:
             entry = rules.get(rule) or {}
             if entry.get("verdict") in UNPROVEN:
                 why = f": {entry['message']}" if entry.get("message") else ""
-                yield _command("warning", f"{rule} ({name})",
-                               f"{entry['verdict']}: a skipped test never counts as passed{why}")
+                yield _command(
+                    "warning", f"{rule} ({name})", f"{entry['verdict']}: a skipped test never counts as passed{why}"
+                )
     for w in cert.get("waivers") or []:
         status = w.get("status")
         if status in ("expired", "stale"):
             kind = "error" if status == "expired" else "warning"
-            what = (f"the waiver expired on {w.get('expires')}" if status == "expired"
-                    else "the waived rule now passes: remove the waiver")
-            yield _command(kind, f"waiver {w.get('rule')} ({w.get('provider')})", f"{what} (reason: {w.get('reason', '')})")
+            what = (
+                f"the waiver expired on {w.get('expires')}"
+                if status == "expired"
+                else "the waived rule now passes: remove the waiver"
+            )
+            yield _command(
+                kind, f"waiver {w.get('rule')} ({w.get('provider')})", f"{what} (reason: {w.get('reason', '')})"
+            )
 
 
 def summary(cert: Certificate) -> str:
@@ -91,8 +99,9 @@ def _stream(config: Any) -> TextIO | None:
     return None if reporter is not None else sys.stdout
 
 
-def publish(cert: Certificate, config: Any = None, *, environ: Mapping[str, str] | None = None,
-            stream: TextIO | None = None) -> None:
+def publish(
+    cert: Certificate, config: Any = None, *, environ: Mapping[str, str] | None = None, stream: TextIO | None = None
+) -> None:
     """Publish *cert* to GitHub Actions, if running there (see the module docstring).
 
     *config* (the pytest config, or ``None``) gives the terminal to print the

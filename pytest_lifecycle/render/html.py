@@ -87,16 +87,21 @@ def _header(cert: Certificate) -> list[str]:
 
 def _providers(cert: Certificate) -> list[str]:
     contracts = contract_names(cert)
-    out = ['<section id="providers"><h2>Providers</h2><table class="providers"><thead><tr>',
-           "<th>provider</th><th>verdict</th><th>origin</th><th>package</th><th>capabilities</th>",
-           *(f"<th>{e(c)}</th>" for c in contracts), "</tr></thead><tbody>"]
+    out = [
+        '<section id="providers"><h2>Providers</h2><table class="providers"><thead><tr>',
+        "<th>provider</th><th>verdict</th><th>origin</th><th>package</th><th>capabilities</th>",
+        *(f"<th>{e(c)}</th>" for c in contracts),
+        "</tr></thead><tbody>",
+    ]
     for name in provider_names(cert):
         p = cert["providers"][name]
         dist = p.get("distribution") or {}
         package = f"{dist.get('name')} {dist.get('version')}" if dist else "—"
-        out.append(f'<tr><th scope="row">{e(name)}</th><td>{_verdict(p.get("verdict", "?"), provider=name)}</td>'
-                   f'<td>{e(p.get("origin") or "")}</td><td>{e(package)}</td>'
-                   f'<td>{e(", ".join(map(str, p.get("capabilities") or [])) or "—")}</td>')
+        out.append(
+            f'<tr><th scope="row">{e(name)}</th><td>{_verdict(p.get("verdict", "?"), provider=name)}</td>'
+            f"<td>{e(p.get('origin') or '')}</td><td>{e(package)}</td>"
+            f"<td>{e(', '.join(map(str, p.get('capabilities') or [])) or '—')}</td>"
+        )
         for c in contracts:
             verdict = ((p.get("contracts") or {}).get(c) or {}).get("verdict", "not claimed")
             out.append(f"<td>{_verdict(verdict, provider=name, contract=c)}</td>")
@@ -117,7 +122,11 @@ def _witness(w: dict[str, Any], fallback: str) -> str:
     if w.get("seed"):
         parts.append(f"<p>Hypothesis seed <code>{e(w['seed'])}</code></p>")
     if w.get("steps"):
-        parts.append('<p>shrunk steps:</p><ol class="steps">' + "".join(f"<li><code>{e(s)}</code></li>" for s in w["steps"]) + "</ol>")
+        parts.append(
+            '<p>shrunk steps:</p><ol class="steps">'
+            + "".join(f"<li><code>{e(s)}</code></li>" for s in w["steps"])
+            + "</ol>"
+        )
     if w.get("trace"):
         parts.append(f"<pre>{e(w['trace'])}</pre>")
     parts.append("</details>")
@@ -128,12 +137,16 @@ def _cell(name: str, rule: str, entry: dict[str, Any] | None, lines: dict[str, A
     if entry is None:
         return f'<td class="v v-not-run" data-provider="{e(name)}" data-rule="{e(rule)}" data-verdict="{NOT_RUN}">{NOT_RUN}</td>'
     verdict = str(entry.get("verdict", "?"))
-    parts = [f'<td class="v v-{slug(verdict)}" data-provider="{e(name)}" data-rule="{e(rule)}" data-verdict="{e(verdict)}">',
-             f'<span class="label">{e(verdict)}</span>']
+    parts = [
+        f'<td class="v v-{slug(verdict)}" data-provider="{e(name)}" data-rule="{e(rule)}" data-verdict="{e(verdict)}">',
+        f'<span class="label">{e(verdict)}</span>',
+    ]
     if isinstance(entry.get("duration"), (int, float)):
         parts.append(f' <span class="dur">{entry["duration"]:.2f} s</span>')
     if rule in lines:
-        parts.append(f' <span class="lines" title="lines of the provider this rule ran">{e(lines[rule].get("lines", "?"))} lines</span>')
+        parts.append(
+            f' <span class="lines" title="lines of the provider this rule ran">{e(lines[rule].get("lines", "?"))} lines</span>'
+        )
     waiver = entry.get("waiver")
     if waiver:
         expires = f", expires {waiver['expires']}" if waiver.get("expires") else ""
@@ -153,17 +166,22 @@ def _matrix(cert: Certificate) -> list[str]:
     rules = [p.get("rules") or {} for p in providers]
     lines = [((p.get("coverage") or {}).get("rules") or {}) for p in providers]
     width = len(names) + 4
-    out = ['<section id="matrix"><h2>Rules</h2>',
-           '<p class="legend">' + "".join(_verdict(v) for v in LEGEND) + "</p>",
-           '<table class="matrix"><thead><tr><th>rule</th><th>kind</th><th>level</th>',
-           *(f"<th>{e(n)}</th>" for n in names), "<th>summary</th></tr></thead><tbody>"]
+    out = [
+        '<section id="matrix"><h2>Rules</h2>',
+        '<p class="legend">' + "".join(_verdict(v) for v in LEGEND) + "</p>",
+        '<table class="matrix"><thead><tr><th>rule</th><th>kind</th><th>level</th>',
+        *(f"<th>{e(n)}</th>" for n in names),
+        "<th>summary</th></tr></thead><tbody>",
+    ]
     for contract, ids in rules_by_contract(cert).items():
         out.append(f'<tr class="contract"><th colspan="{width}">{e(contract)}</th></tr>')
         for rule in ids:
             some = next(r[rule] for r in rules if rule in r)
             text = some.get("text") or ""
-            out.append(f'<tr id="rule-{e(rule)}"><th scope="row" title="{e(text)}">{e(rule)}</th>'
-                       f'<td>{e(some.get("kind", ""))}</td><td>{e(some.get("level", ""))}</td>')
+            out.append(
+                f'<tr id="rule-{e(rule)}"><th scope="row" title="{e(text)}">{e(rule)}</th>'
+                f"<td>{e(some.get('kind', ''))}</td><td>{e(some.get('level', ''))}</td>"
+            )
             out += [_cell(n, rule, r.get(rule), cov) for n, r, cov in zip(names, rules, lines)]
             out.append(f'<td class="summary">{e(summary(rule))}</td></tr>')
     out.append("</tbody></table></section>")
@@ -176,11 +194,17 @@ def _choices(cert: Certificate) -> list[str]:
         for choice, branches in sorted((cert["providers"][name].get("choices") or {}).items()):
             about = CHOICES[choice].text if choice in CHOICES else ""
             taken = ", ".join(f"<code>{e(b)}</code>" for b in branches)
-            rows.append(f"<tr><td>{e(name)}</td><td><code>{e(choice)}</code></td><td>{taken}</td><td>{e(about)}</td></tr>")
+            rows.append(
+                f"<tr><td>{e(name)}</td><td><code>{e(choice)}</code></td><td>{taken}</td><td>{e(about)}</td></tr>"
+            )
     if not rows:
         return []
-    return ['<section id="choices"><h2>Open choices</h2><table><thead><tr><th>provider</th><th>open choice</th>'
-            "<th>branch taken</th><th>what it is about</th></tr></thead><tbody>", *rows, "</tbody></table></section>"]
+    return [
+        '<section id="choices"><h2>Open choices</h2><table><thead><tr><th>provider</th><th>open choice</th>'
+        "<th>branch taken</th><th>what it is about</th></tr></thead><tbody>",
+        *rows,
+        "</tbody></table></section>",
+    ]
 
 
 def _ranges(lines: list[int]) -> str:
@@ -209,17 +233,25 @@ def _coverage(cert: Certificate) -> list[str]:
         out.append(f"<h3>{e(name)}: {e(packages)} (measured by {e(cov.get('measured_by', '?'))})</h3>")
         if cov.get("note"):
             out.append(f'<p class="note">{e(cov["note"])}</p>')
-        out.append("<table><thead><tr><th>contract</th><th>statements</th><th>reached</th><th>share</th></tr></thead><tbody>")
+        out.append(
+            "<table><thead><tr><th>contract</th><th>statements</th><th>reached</th><th>share</th></tr></thead><tbody>"
+        )
         for contract, c in sorted((cov.get("contracts") or {}).items()):
-            out.append(f"<tr><td>{e(contract)}</td><td>{e(c.get('statements', '?'))}</td><td>{e(c.get('reached', '?'))}</td>"
-                       f"<td>{_bar(c.get('share'))} {e(percent(c.get('share')))}</td></tr>")
-        out.append(f"<tr><th>all</th><td>{e(cov.get('statements', '?'))}</td><td>{e(cov.get('reached', '?'))}</td>"
-                   f"<td>{_bar(cov.get('share'))} {e(percent(cov.get('share')))}</td></tr></tbody></table>")
+            out.append(
+                f"<tr><td>{e(contract)}</td><td>{e(c.get('statements', '?'))}</td><td>{e(c.get('reached', '?'))}</td>"
+                f"<td>{_bar(c.get('share'))} {e(percent(c.get('share')))}</td></tr>"
+            )
+        out.append(
+            f"<tr><th>all</th><td>{e(cov.get('statements', '?'))}</td><td>{e(cov.get('reached', '?'))}</td>"
+            f"<td>{_bar(cov.get('share'))} {e(percent(cov.get('share')))}</td></tr></tbody></table>"
+        )
         dark = cov.get("dark") or {}
         if dark:
             count = sum(len(v) for v in dark.values())
             out.append(f"<details><summary>{count} statements no rule reaches</summary><ul>")
-            out += [f"<li><code>{e(path)}</code>: {e(_ranges(list(lines)))}</li>" for path, lines in sorted(dark.items())]
+            out += [
+                f"<li><code>{e(path)}</code>: {e(_ranges(list(lines)))}</li>" for path, lines in sorted(dark.items())
+            ]
             out.append("</ul></details>")
         if cov.get("html"):
             out.append(f"<p>coverage.py's report, one context per rule: <code>{e(cov['html'])}</code></p>")
@@ -230,18 +262,29 @@ def _waivers(cert: Certificate) -> list[str]:
     waivers = cert.get("waivers") or []
     if not waivers:
         return []
-    rows = [f"<tr><td>{e(w.get('rule', '?'))}</td><td>{e(w.get('provider', '?'))}</td><td>{e(w.get('reason', ''))}</td>"
-            f"<td>{e(w.get('expires') or 'never')}</td><td>{e(w.get('status', '?'))}</td></tr>" for w in waivers]
-    return ['<section id="waivers"><h2>Waivers</h2><table><thead><tr><th>rule</th><th>provider</th><th>reason</th>'
-            "<th>expires</th><th>status</th></tr></thead><tbody>", *rows, "</tbody></table></section>"]
+    rows = [
+        f"<tr><td>{e(w.get('rule', '?'))}</td><td>{e(w.get('provider', '?'))}</td><td>{e(w.get('reason', ''))}</td>"
+        f"<td>{e(w.get('expires') or 'never')}</td><td>{e(w.get('status', '?'))}</td></tr>"
+        for w in waivers
+    ]
+    return [
+        '<section id="waivers"><h2>Waivers</h2><table><thead><tr><th>rule</th><th>provider</th><th>reason</th>'
+        "<th>expires</th><th>status</th></tr></thead><tbody>",
+        *rows,
+        "</tbody></table></section>",
+    ]
 
 
 def render(cert: Certificate) -> str:
     """The certificate *cert* as one self-contained HTML page."""
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>pytest-lifecycle certificate: {e(cert.get('verdict', '?'))}</title>",
-           f"<style>{STYLE}</style></head><body>", *_header(cert)]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>pytest-lifecycle certificate: {e(cert.get('verdict', '?'))}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        *_header(cert),
+    ]
     if provider_names(cert):
         out += _providers(cert) + _matrix(cert) + _choices(cert) + _coverage(cert)
     else:
@@ -249,7 +292,10 @@ def render(cert: Certificate) -> str:
     out += _waivers(cert)
     abandoned = cert.get("abandoned") or []
     if abandoned:
-        out += ['<section id="abandoned"><h2>Provider threads left running</h2><ul>',
-                *(f"<li>{e(a)}</li>" for a in abandoned), "</ul></section>"]
+        out += [
+            '<section id="abandoned"><h2>Provider threads left running</h2><ul>',
+            *(f"<li>{e(a)}</li>" for a in abandoned),
+            "</ul></section>",
+        ]
     out.append("</body></html>")
     return "\n".join(out) + "\n"

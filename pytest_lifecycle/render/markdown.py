@@ -28,8 +28,15 @@ from . import (
 __all__ = ["render"]
 
 MARK: Final = {
-    "certified": "✅", "certified (non-strict)": "⚠️", "not certified": "❌",
-    "passed": "✅", "failed": "❌", "non-strict": "⚠️", "waived": "🏳️", "incomplete": "◐", "skipped": "⏭️",
+    "certified": "✅",
+    "certified (non-strict)": "⚠️",
+    "not certified": "❌",
+    "passed": "✅",
+    "failed": "❌",
+    "non-strict": "⚠️",
+    "waived": "🏳️",
+    "incomplete": "◐",
+    "skipped": "⏭️",
 }
 #: Characters with a meaning in (GitHub-flavoured) Markdown, backslash-escaped in text.
 _SPECIAL: Final = re.compile(r"([\\`*_\[\]<>|~#!])")
@@ -72,7 +79,9 @@ def _providers(cert: Certificate) -> list[str]:
         p = cert["providers"][name]
         dist = p.get("distribution") or {}
         package = f"{dist.get('name')} {dist.get('version')}" if dist else "—"
-        verdicts = [_verdict(((p.get("contracts") or {}).get(c) or {}).get("verdict", "not claimed")) for c in contracts]
+        verdicts = [
+            _verdict(((p.get("contracts") or {}).get(c) or {}).get("verdict", "not claimed")) for c in contracts
+        ]
         rows.append([_code(name), _verdict(p.get("verdict", "?")), _text(package), *verdicts])
     return _table(["provider", "verdict", "package", *(_text(c) for c in contracts)], rows)
 
@@ -108,7 +117,9 @@ def _failures(cert: Certificate, max_trace: int) -> list[str]:
             lines.append(f"replay: {_code(f.replay)}")
         if f.more:
             lines[-1] += "  "
-            lines.append(f"and {f.more} more {'test' if f.more == 1 else 'tests'} of the rule that did not pass (in the certificate)")
+            lines.append(
+                f"and {f.more} more {'test' if f.more == 1 else 'tests'} of the rule that did not pass (in the certificate)"
+            )
         if f.trace and max_trace > 0:
             lines += ["", "<details><summary>trace</summary>", "", *_fenced(f.trace, max_trace), "", "</details>"]
         lines.append("")
@@ -116,9 +127,11 @@ def _failures(cert: Certificate, max_trace: int) -> list[str]:
 
 
 def _choices(cert: Certificate) -> list[str]:
-    rows = [[_code(name), _text(choice), ", ".join(_code(b) for b in branches)]
-            for name in provider_names(cert)
-            for choice, branches in sorted((cert["providers"][name].get("choices") or {}).items())]
+    rows = [
+        [_code(name), _text(choice), ", ".join(_code(b) for b in branches)]
+        for name in provider_names(cert)
+        for choice, branches in sorted((cert["providers"][name].get("choices") or {}).items())
+    ]
     return _table(["provider", "open choice", "branch taken"], rows) if rows else []
 
 
@@ -129,12 +142,16 @@ def _coverage(cert: Certificate) -> list[str]:
         if not cov:
             continue
         packages = ", ".join(_code(p) for p in cov.get("packages") or [])
-        head = (f"- {_code(name)} ({packages}, measured by {_text(cov.get('measured_by', '?'))}): "
-                f"{percent(cov.get('share'))} of {cov.get('statements', '?')} statements reached by the rules")
+        head = (
+            f"- {_code(name)} ({packages}, measured by {_text(cov.get('measured_by', '?'))}): "
+            f"{percent(cov.get('share'))} of {cov.get('statements', '?')} statements reached by the rules"
+        )
         lines.append(head)
         for contract, c in sorted((cov.get("contracts") or {}).items()):
-            lines.append(f"  - {_text(contract)}: {percent(c.get('share'))} "
-                         f"({c.get('reached', '?')} of {c.get('statements', '?')} statements)")
+            lines.append(
+                f"  - {_text(contract)}: {percent(c.get('share'))} "
+                f"({c.get('reached', '?')} of {c.get('statements', '?')} statements)"
+            )
         dark = sum(len(v) for v in (cov.get("dark") or {}).values())
         if dark:
             lines.append(f"  - {dark} statements no rule reaches (the certificate lists them under `dark`)")
@@ -144,9 +161,16 @@ def _coverage(cert: Certificate) -> list[str]:
 
 
 def _waivers(cert: Certificate) -> list[str]:
-    rows = [[_text(w.get("rule", "?")), _code(w.get("provider", "?")), _text(w.get("reason", "")),
-             _text(w.get("expires") or "never"), _text(w.get("status", "?"))]
-            for w in cert.get("waivers") or []]
+    rows = [
+        [
+            _text(w.get("rule", "?")),
+            _code(w.get("provider", "?")),
+            _text(w.get("reason", "")),
+            _text(w.get("expires") or "never"),
+            _text(w.get("status", "?")),
+        ]
+        for w in cert.get("waivers") or []
+    ]
     return _table(["rule", "provider", "reason", "expires", "status"], rows) if rows else []
 
 
@@ -157,15 +181,22 @@ def render(cert: Certificate, *, max_trace: int = MAX_TRACE) -> str:
     certificate always has them whole).
     """
     out = [f"## pytest-lifecycle: {_verdict(cert.get('verdict', '?'))}", ""]
-    out.append(" · ".join(f"{label}: {_code(value) if label == 'command' else _text(value)}"
-                          for label, value in run_facts(cert)))
+    out.append(
+        " · ".join(
+            f"{label}: {_code(value) if label == 'command' else _text(value)}" for label, value in run_facts(cert)
+        )
+    )
     out.append("")
     if not provider_names(cert):
         out += ["No provider ran: nothing is certified.", ""]
         return "\n".join(out)
     out += [*_providers(cert), "", "### Rules", "", *_matrix(cert)]
-    for title, section in (("Failures", _failures(cert, max_trace)), ("Open choices", _choices(cert)),
-                           ("Coverage of the provider", _coverage(cert)), ("Waivers", _waivers(cert))):
+    for title, section in (
+        ("Failures", _failures(cert, max_trace)),
+        ("Open choices", _choices(cert)),
+        ("Coverage of the provider", _coverage(cert)),
+        ("Waivers", _waivers(cert)),
+    ):
         if section:
             out += ["", f"### {title}", "", *section]
     abandoned = cert.get("abandoned") or []

@@ -113,7 +113,8 @@ class _App:
         self.keepalive_interval = keepalive_interval
         # Registry errors → HTTP: the contract's names for them (§4).
         self.statuses: list[tuple[ErrorClasses, int]] = [
-            (cls, status) for name, status in (("gone", 410), ("not_found", 404), ("closed", 409))
+            (cls, status)
+            for name, status in (("gone", 410), ("not_found", 404), ("closed", 409))
             if (cls := errors.get(name)) is not None
         ]
         #: Open responses per stream id: where keep-alive requests go.

@@ -45,7 +45,12 @@ def url_of(sock: socket.socket) -> str:
 def uvicorn_server(app: Any) -> uvicorn.Server:
     """A quiet uvicorn server for *app*: no logging setup of its own, no lifespan."""
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan="off", loop="asyncio", http="h11",
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        loop="asyncio",
+        http="h11",
         timeout_graceful_shutdown=GRACE,
     )
     return uvicorn.Server(config)

@@ -35,7 +35,12 @@ class Alternate:
 def all_alternates() -> list[Alternate]:
     """Every alternate-reading provider under ``tests/alternates/<contract>/``."""
     return [
-        Alternate(contract, module.__name__.rsplit(".", 1)[1], module.__name__, dict(getattr(module, "CHOICES", {})),
-                  (module.__doc__ or "").strip())
+        Alternate(
+            contract,
+            module.__name__.rsplit(".", 1)[1],
+            module.__name__,
+            dict(getattr(module, "CHOICES", {})),
+            (module.__doc__ or "").strip(),
+        )
         for contract, module in provider_modules(__name__)
     ]

@@ -37,7 +37,13 @@ class Mutant:
 def all_mutants() -> list[Mutant]:
     """Every mutant module under ``tests/mutants/<contract>/``."""
     return [
-        Mutant(contract, module.__name__.rsplit(".", 1)[1], module.__name__, tuple(getattr(module, "BREAKS", ())),
-               (module.__doc__ or "").strip(), tuple(getattr(module, "NON_STRICT", ())))
+        Mutant(
+            contract,
+            module.__name__.rsplit(".", 1)[1],
+            module.__name__,
+            tuple(getattr(module, "BREAKS", ())),
+            (module.__doc__ or "").strip(),
+            tuple(getattr(module, "NON_STRICT", ())),
+        )
         for contract, module in provider_modules(__name__)
     ]

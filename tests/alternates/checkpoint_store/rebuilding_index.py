@@ -78,9 +78,18 @@ class DamagedSessionFile(ValueError):
 
 
 class Session:
-    def __init__(self, store: RebuildingStore, session_id: str, *, title: str, messages: list[dict[str, Any]],
-                 updated_at: float, pending_user_message: str | None = None, pending_started_at: float | None = None,
-                 active_stream_id: str | None = None) -> None:
+    def __init__(
+        self,
+        store: RebuildingStore,
+        session_id: str,
+        *,
+        title: str,
+        messages: list[dict[str, Any]],
+        updated_at: float,
+        pending_user_message: str | None = None,
+        pending_started_at: float | None = None,
+        active_stream_id: str | None = None,
+    ) -> None:
         self._store = store
         self.session_id = session_id
         self.title = title
@@ -190,8 +199,12 @@ class RebuildingStore:
             fields = self.parse(path, path.read_bytes(), session_id)
         except (OSError, DamagedSessionFile):
             return None
-        return {"session_id": session_id, "title": fields["title"], "updated_at": fields["updated_at"],
-                "message_count": len(fields["messages"])}
+        return {
+            "session_id": session_id,
+            "title": fields["title"],
+            "updated_at": fields["updated_at"],
+            "message_count": len(fields["messages"]),
+        }
 
     def replace(self, target: Path, data: bytes) -> None:
         """Put *data* in *target* atomically and durably; one I/O error is recovered from scratch."""
@@ -212,7 +225,7 @@ class RebuildingStore:
             try:
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 os.fsync(fd)
             finally:
                 os.close(fd)

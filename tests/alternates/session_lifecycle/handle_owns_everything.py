@@ -105,8 +105,9 @@ class HandleCoordinator:
             entry = self._entries.get(sid)
             return entry is not None and bool(entry.dirty)
 
-    def commit_session_memory(self, sid: str | None, agent: Any = None, *, wait: bool = False,
-                              timeout: float | None = None) -> bool:
+    def commit_session_memory(
+        self, sid: str | None, agent: Any = None, *, wait: bool = False, timeout: float | None = None
+    ) -> bool:
         if not sid:
             return False
         return self._commit(sid, agent, wait=wait, timeout=timeout) is _Outcome.COMMITTED

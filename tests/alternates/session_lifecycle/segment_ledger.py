@@ -104,8 +104,9 @@ class LedgerCoordinator:
             session = self._sessions.get(sid)
             return session is not None and (session.in_flight is not None or bool(session.ledger))
 
-    def commit_session_memory(self, sid: str | None, agent: Any = None, *, wait: bool = False,
-                              timeout: float | None = None) -> bool:
+    def commit_session_memory(
+        self, sid: str | None, agent: Any = None, *, wait: bool = False, timeout: float | None = None
+    ) -> bool:
         if not sid:
             return False
         return self._commit(sid, agent, wait, timeout) is _Outcome.COMMITTED
@@ -190,6 +191,4 @@ class LedgerCoordinator:
         return True
 
 
-provider = Provider(
-    "alt-segment-ledger", session_lifecycle=lambda ctx: LedgerCoordinator(), capabilities={"eviction"}
-)
+provider = Provider("alt-segment-ledger", session_lifecycle=lambda ctx: LedgerCoordinator(), capabilities={"eviction"})

@@ -28,4 +28,6 @@ class NameListingStore(RebuildingStore):
         return True  # and index() trusts the rebuilt list
 
 
-provider = Provider("mutant-alt-rebuild-lists-damaged", checkpoint_store=lambda ctx: NameListingStore(ctx.path, ctx.clock))
+provider = Provider(
+    "mutant-alt-rebuild-lists-damaged", checkpoint_store=lambda ctx: NameListingStore(ctx.path, ctx.clock)
+)

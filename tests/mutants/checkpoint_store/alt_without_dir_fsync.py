@@ -20,4 +20,6 @@ class NoDirectoryFsyncStore(RebuildingStore):
         pass  # BUG: the rename is never made durable
 
 
-provider = Provider("mutant-alt-without-dir-fsync", checkpoint_store=lambda ctx: NoDirectoryFsyncStore(ctx.path, ctx.clock))
+provider = Provider(
+    "mutant-alt-without-dir-fsync", checkpoint_store=lambda ctx: NoDirectoryFsyncStore(ctx.path, ctx.clock)
+)

@@ -4,7 +4,6 @@ CK-11's half-load: the JSON error is swallowed and a blank session comes back,
 which the next save then writes over what was left of the real one.
 """
 
-
 from pytest_lifecycle import Provider
 from reference_impl.checkpoint import CheckpointStore, CorruptSessionError, Session
 

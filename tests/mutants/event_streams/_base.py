@@ -15,7 +15,13 @@ from pytest_lifecycle import Provider
 from reference_impl.event_streams import ERRORS, FileStreamRegistry, MemoryStreamRegistry
 
 
-def mutant(name: str, registry_class: type[Any] = FileStreamRegistry, *, capabilities: tuple[str, ...] = ("durable", "tombstones"), errors: dict[str, Any] | None = None) -> Provider:
+def mutant(
+    name: str,
+    registry_class: type[Any] = FileStreamRegistry,
+    *,
+    capabilities: tuple[str, ...] = ("durable", "tombstones"),
+    errors: dict[str, Any] | None = None,
+) -> Provider:
     """A provider named *name* whose factory builds *registry_class* on the kit's context."""
 
     def factory(ctx: Any) -> Any:

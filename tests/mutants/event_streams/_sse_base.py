@@ -21,5 +21,6 @@ def sse_mutant(name: str, wire: type[Any]) -> Provider:
 
         return create_app(registry, cursor_fn=ctx.cursor_fn, errors=ERRORS, wire=wire)
 
-    return Provider(name, event_streams=memory_factory, capabilities={"sse"},
-                    options={"event_streams": ERRORS, "sse_app": app})
+    return Provider(
+        name, event_streams=memory_factory, capabilities={"sse"}, options={"event_streams": ERRORS, "sse_app": app}
+    )

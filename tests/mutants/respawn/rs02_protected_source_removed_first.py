@@ -41,6 +41,4 @@ class Broken(RespawnManager):
 
 
 BREAKS = ("RS-02",)
-provider = Provider(
-    "mutant-protected-source-removed", respawn=lambda ctx: Broken(ctx.remove_source, ctx.start_source)
-)
+provider = Provider("mutant-protected-source-removed", respawn=lambda ctx: Broken(ctx.remove_source, ctx.start_source))

@@ -21,4 +21,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-03",)
-provider = Provider("mutant-generation-counts-pending", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-generation-counts-pending", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

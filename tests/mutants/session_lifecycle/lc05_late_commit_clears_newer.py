@@ -35,4 +35,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-05",)
-provider = Provider("mutant-late-commit-clears-newer", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-late-commit-clears-newer", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -31,4 +31,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-06",)
-provider = Provider("mutant-failed-commit-clears-work", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-failed-commit-clears-work", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -25,4 +25,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-06",)
-provider = Provider("mutant-failed-commit-drops-handle", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-failed-commit-drops-handle", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -24,4 +24,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-07",)
-provider = Provider("mutant-failed-adoption-forgotten", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-failed-adoption-forgotten", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

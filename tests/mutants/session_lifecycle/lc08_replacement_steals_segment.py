@@ -24,4 +24,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-08",)
-provider = Provider("mutant-replacement-steals-segment", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-replacement-steals-segment", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -20,4 +20,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-09",)
-provider = Provider("mutant-explicit-agent-overrides-owner", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-explicit-agent-overrides-owner", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

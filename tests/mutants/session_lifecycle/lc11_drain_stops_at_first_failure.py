@@ -39,4 +39,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-11",)
-provider = Provider("mutant-drain-stops-at-first-failure", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-drain-stops-at-first-failure", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -22,4 +22,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-15",)
-provider = Provider("mutant-evict-closes-after-failed-commit", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-evict-closes-after-failed-commit", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -30,4 +30,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-15",)
-provider = Provider("mutant-evict-closes-before-commit", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-evict-closes-before-commit", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -31,4 +31,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-15",)
-provider = Provider("mutant-evict-drops-handle-after-failure", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-evict-drops-handle-after-failure", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -26,4 +26,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-16",)
-provider = Provider("mutant-discard-keeps-tombstones", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-discard-keeps-tombstones", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)

@@ -39,4 +39,6 @@ class Broken(SessionLifecycle):
 
 
 BREAKS = ("LC-17",)
-provider = Provider("mutant-evict-reports-commit-outcome", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"})
+provider = Provider(
+    "mutant-evict-reports-commit-outcome", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
+)
