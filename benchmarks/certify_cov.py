@@ -40,8 +40,23 @@ def certify(provider: str, package: str | None, workers: int, seed: int) -> tupl
     with tempfile.TemporaryDirectory(prefix="certify-cov-") as tmp:
         # An empty ini: not the project's (its addopts say -n auto), so --workers decides.
         Path(tmp, "pytest.ini").write_text("[pytest]\n")
-        cmd = [sys.executable, "-m", "pytest", "-c", "pytest.ini", "-p", "no:cacheprovider", "-q", "--pyargs", "conformance",
-               "--lifecycle-provider", provider, f"--hypothesis-seed={seed}", "-n", str(workers)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-c",
+            "pytest.ini",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--pyargs",
+            "conformance",
+            "--lifecycle-provider",
+            provider,
+            f"--hypothesis-seed={seed}",
+            "-n",
+            str(workers),
+        ]
         if package is not None:
             cmd += ["--lifecycle-cov", package]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE", "COVERAGE_"))}
@@ -67,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = ""
     for i in range(args.rounds):
         # Alternate the order so that a machine getting busier or quieter weighs on both alike.
-        for variant in (("plain", "cov") if i % 2 == 0 else ("cov", "plain")):
+        for variant in ("plain", "cov") if i % 2 == 0 else ("cov", "plain"):
             wall, cpu, out = certify(args.provider, args.package if variant == "cov" else None, args.workers, args.seed)
             times[variant].append((wall, cpu))
             print(f"round {i + 1} {variant:<5} wall {wall:7.1f} s  cpu {cpu:7.1f} s", flush=True)
@@ -83,8 +98,19 @@ def main(argv: list[str] | None = None) -> int:
     if summary:
         print(summary)
     if args.json is not None:
-        args.json.write_text(json.dumps({"times": times, "median": median, "cpu": cpu, "ratio": ratio,
-                                         "python": sys.version.split()[0], "workers": args.workers}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "times": times,
+                    "median": median,
+                    "cpu": cpu,
+                    "ratio": ratio,
+                    "python": sys.version.split()[0],
+                    "workers": args.workers,
+                },
+                indent=2,
+            )
+        )
     return 0 if ratio <= args.limit else 1
 
 

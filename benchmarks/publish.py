@@ -44,8 +44,20 @@ RUN_TIMEOUT = 1800  # safety-net
 
 def certify_once(report: Path, workers: int) -> None:
     """Certify the reference on the four contracts, leaving the JSON report at *report*."""
-    args = [sys.executable, "-m", "pytest", "--pyargs", *(f"conformance.{c}" for c in CONTRACTS),
-            "--lifecycle-report", str(report), "-p", "no:cacheprovider", "-q", "-n", str(workers)]
+    args = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        *(f"conformance.{c}" for c in CONTRACTS),
+        "--lifecycle-report",
+        str(report),
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-n",
+        str(workers),
+    ]
     started = time.perf_counter()
     done = subprocess.run(args, cwd=report.parent, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT)
     if done.returncode != 0 or not report.exists():
@@ -57,10 +69,19 @@ def publish(results: dict[str, Any], out: Path, provider: Provider) -> float:
     """One round of what the publisher does; its wall time in seconds."""
     started = time.perf_counter()
     now = datetime.now(UTC)
-    run = {"python": platform.python_version(), "implementation": platform.python_implementation(),
-           "platform": platform.platform(), "profile": "ci", "hypothesis_seed": None,
-           "command": ["pytest", "--pyargs", "conformance"], "strict": False, "rule_filter": [],
-           "started": now.isoformat(timespec="seconds"), "finished": now.isoformat(timespec="seconds"), "duration": 0.0}
+    run = {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "profile": "ci",
+        "hypothesis_seed": None,
+        "command": ["pytest", "--pyargs", "conformance"],
+        "strict": False,
+        "rule_filter": [],
+        "started": now.isoformat(timespec="seconds"),
+        "finished": now.isoformat(timespec="seconds"),
+        "duration": 0.0,
+    }
     cert = certificate.assemble(results, run=run, providers={provider.name: certificate.provider_info(provider)})
     write_certificate(str(out / "cert.json"), cert)
     (out / "report.html").write_text(html.render(cert), encoding="utf-8")
@@ -85,12 +106,17 @@ def main() -> int:
         tests = sum(len(v["tests"]) for r in results["providers"].values() for v in r.values())
         provider = load_provider(DEFAULT_PROVIDER)  # resolved before the session ends, as in a run
         times = [publish(results, out, provider) for _ in range(max(1, options.repeat))]
-        sizes = {p.name: p.stat().st_size for p in sorted(out.iterdir()) if p.suffix in (".json", ".html", ".md")
-                 and p.name != "verdicts.json"}
+        sizes = {
+            p.name: p.stat().st_size
+            for p in sorted(out.iterdir())
+            if p.suffix in (".json", ".html", ".md") and p.name != "verdicts.json"
+        }
     print(f"{rules} rules, {tests} tests; written: " + ", ".join(f"{n} {s / 1024:.0f} KiB" for n, s in sizes.items()))
-    print(f"publish (certificate + JSON + HTML + Markdown): first {times[0] * 1000:.1f} ms, "
-          f"median {statistics.median(times) * 1000:.1f} ms, worst {max(times) * 1000:.1f} ms "
-          f"over {len(times)} rounds (target < {TARGET * 1000:.0f} ms)")
+    print(
+        f"publish (certificate + JSON + HTML + Markdown): first {times[0] * 1000:.1f} ms, "
+        f"median {statistics.median(times) * 1000:.1f} ms, worst {max(times) * 1000:.1f} ms "
+        f"over {len(times)} rounds (target < {TARGET * 1000:.0f} ms)"
+    )
     return 0 if max(times) < TARGET else 1
 
 

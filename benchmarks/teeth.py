@@ -72,8 +72,10 @@ def _provider(spec: str) -> Any:
 
 
 def correct_verdicts(contract: str, capabilities: set[str]) -> dict[str, str]:
-    return {r.id: "passed" if r.capability is None or r.capability in capabilities else "not claimed"
-            for r in rules_for(contract)}
+    return {
+        r.id: "passed" if r.capability is None or r.capability in capabilities else "not claimed"
+        for r in rules_for(contract)
+    }
 
 
 def subjects(contracts: list[str], only: str | None) -> list[Subject]:
@@ -81,18 +83,25 @@ def subjects(contracts: list[str], only: str | None) -> list[Subject]:
     found = []
     for m in all_mutants():
         spec = f"{m.module}:provider"
-        found.append(Subject(m.contract, f"{m.contract}/{m.name}", spec, _provider(spec).name, dict(m.expected()), False))
+        found.append(
+            Subject(m.contract, f"{m.contract}/{m.name}", spec, _provider(spec).name, dict(m.expected()), False)
+        )
     correct = [(c, f"{c}/reference", "reference_impl.provider:provider") for c in CONTRACTS]
     correct += [(a.contract, f"{a.contract}/{a.name}", f"{a.module}:provider") for a in all_alternates()]
     for contract, label, spec in correct:
         provider = _provider(spec)
         if contract in provider.factories:
-            found.append(Subject(contract, label, spec, provider.name,
-                                 correct_verdicts(contract, set(provider.capabilities)), True))
+            found.append(
+                Subject(
+                    contract, label, spec, provider.name, correct_verdicts(contract, set(provider.capabilities)), True
+                )
+            )
     return [s for s in found if s.contract in contracts and (only is None or only in s.label or only in s.name)]
 
 
-def run_pytest(group: list[Subject], seed: int, workers: int, shrink: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_pytest(
+    group: list[Subject], seed: int, workers: int, shrink: bool = False
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One pytest run certifying every subject of *group*: (lifecycle report, teeth log lines)."""
     specs = {s.spec: s.name for s in group}  # the reference is one provider for all four contracts
     names = list(specs.values())
@@ -106,18 +115,36 @@ def run_pytest(group: list[Subject], seed: int, workers: int, shrink: bool = Fal
         plan_file, log, report = run_dir / "plan.json", run_dir / "log.jsonl", run_dir / "report.json"
         plan_file.write_text(json.dumps(plan))
         command = [
-            sys.executable, "-m", "pytest", "--pyargs", *(f"conformance.{c}" for c in contracts),
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            *(f"conformance.{c}" for c in contracts),
             *(arg for spec in specs for arg in ("--lifecycle-provider", spec)),
-            "-p", "teeth_plugin", f"--hypothesis-profile={'teeth' if shrink else 'teeth-noshrink'}", f"--hypothesis-seed={seed}",
-            "--teeth-plan", str(plan_file), "--teeth-log", str(log), "--lifecycle-report", str(report),
-            "--basetemp", str(run_dir / "basetemp"), "-p", "no:cacheprovider", "-q",
+            "-p",
+            "teeth_plugin",
+            f"--hypothesis-profile={'teeth' if shrink else 'teeth-noshrink'}",
+            f"--hypothesis-seed={seed}",
+            "--teeth-plan",
+            str(plan_file),
+            "--teeth-log",
+            str(log),
+            "--lifecycle-report",
+            str(report),
+            "--basetemp",
+            str(run_dir / "basetemp"),
+            "-p",
+            "no:cacheprovider",
+            "-q",
             *(["-n", str(workers)] if workers else []),
         ]
         path = [str(ROOT), str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
         done = subprocess.run(command, cwd=run_dir, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
         if done.returncode not in (0, 1) or not report.exists():
-            raise SystemExit(f"pytest exited {done.returncode}: {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+            raise SystemExit(
+                f"pytest exited {done.returncode}: {' '.join(command)}\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            )
         # The profile has no database; make sure nothing was saved for a later run to replay.
         saved = run_dir / ".hypothesis" / "examples"
         if saved.exists() and any(saved.iterdir()):
@@ -160,24 +187,46 @@ def summarize(chosen: list[Subject], results: dict[str, list[dict[str, Any]]], r
             for rule, want in s.expected.items():
                 killed = [r[rule] for r in per_run if r[rule]["ok"]]
                 ttks = [k["ttk"] for k in killed if k["ttk"] is not None]
-                mutants.append({
-                    "mutant": s.label, "provider": s.name, "rule": rule, "expected": want, "kills": len(killed),
-                    "median_ttk": statistics.median(ttks) if ttks else None,
-                    "missed": sorted({r[rule]["verdict"] + (" citing another rule" if r[rule]["verdict"] == want else "")
-                                      for r in per_run if not r[rule]["ok"]}),
-                })
+                mutants.append(
+                    {
+                        "mutant": s.label,
+                        "provider": s.name,
+                        "rule": rule,
+                        "expected": want,
+                        "kills": len(killed),
+                        "median_ttk": statistics.median(ttks) if ttks else None,
+                        "missed": sorted(
+                            {
+                                r[rule]["verdict"] + (" citing another rule" if r[rule]["verdict"] == want else "")
+                                for r in per_run
+                                if not r[rule]["ok"]
+                            }
+                        ),
+                    }
+                )
         else:
             alarms = [{rule: v["verdict"] for rule, v in r.items() if not v["ok"]} for r in per_run]
             rules = sorted({f"{rule}:{verdict}" for a in alarms for rule, verdict in a.items()})
             messages = {rule: v["message"] for r in reversed(per_run) for rule, v in r.items() if not v["ok"]}
-            correct.append({"provider": s.label, "name": s.name, "contract": s.contract,
-                            "false_alarms": sum(1 for a in alarms if a), "rules": rules, "messages": messages})
+            correct.append(
+                {
+                    "provider": s.label,
+                    "name": s.name,
+                    "contract": s.contract,
+                    "false_alarms": sum(1 for a in alarms if a),
+                    "rules": rules,
+                    "messages": messages,
+                }
+            )
     labels = {m["mutant"] for m in mutants}
     always = {label for label in labels if all(m["kills"] == runs for m in mutants if m["mutant"] == label)}
     totals = {
-        "pairs": len(mutants), "pairs_killed_every_run": sum(1 for m in mutants if m["kills"] == runs),
-        "mutants": len(labels), "mutants_killed_every_run": len(always),
-        "correct_runs": runs * len(correct), "false_alarm_runs": sum(c["false_alarms"] for c in correct),
+        "pairs": len(mutants),
+        "pairs_killed_every_run": sum(1 for m in mutants if m["kills"] == runs),
+        "mutants": len(labels),
+        "mutants_killed_every_run": len(always),
+        "correct_runs": runs * len(correct),
+        "false_alarm_runs": sum(c["false_alarms"] for c in correct),
     }
     return {"runs": runs, "mutants": mutants, "correct": correct, "totals": totals}
 
@@ -189,8 +238,10 @@ def print_tables(summary: dict[str, Any]) -> None:
         print(f"{'mutant':<{width}}{'rule':<7}{'expected':<12}{'kills':>7}  {'median ttk':>10}  missed as")
         for m in summary["mutants"]:
             ttk = "-" if m["median_ttk"] is None else f"{m['median_ttk']:.2f}s"
-            print(f"{m['mutant']:<{width}}{m['rule']:<7}{m['expected']:<12}{m['kills']:>4}/{runs:<2}  {ttk:>10}  "
-                  + ", ".join(m["missed"]))
+            print(
+                f"{m['mutant']:<{width}}{m['rule']:<7}{m['expected']:<12}{m['kills']:>4}/{runs:<2}  {ttk:>10}  "
+                + ", ".join(m["missed"])
+            )
         print()
     if summary["correct"]:
         width = max(len("correct provider"), *(len(c["provider"]) for c in summary["correct"])) + 2
@@ -199,10 +250,12 @@ def print_tables(summary: dict[str, Any]) -> None:
             print(f"{c['provider']:<{width}}{c['false_alarms']:>9}/{runs:<2}  " + ", ".join(c["rules"]))
         print()
     t = summary["totals"]
-    print(f"mutants killed in {runs}/{runs} runs: {t['mutants_killed_every_run']}/{t['mutants']} "
-          f"({t['pairs_killed_every_run']}/{t['pairs']} mutant×rule pairs); "
-          f"false alarms: {t['false_alarm_runs']} of {t['correct_runs']} correct-provider runs; "
-          f"wall time {summary['seconds']:.0f}s, cpu {summary['cpu_seconds']:.0f}s")
+    print(
+        f"mutants killed in {runs}/{runs} runs: {t['mutants_killed_every_run']}/{t['mutants']} "
+        f"({t['pairs_killed_every_run']}/{t['pairs']} mutant×rule pairs); "
+        f"false alarms: {t['false_alarm_runs']} of {t['correct_runs']} correct-provider runs; "
+        f"wall time {summary['seconds']:.0f}s, cpu {summary['cpu_seconds']:.0f}s"
+    )
 
 
 def _children_cpu() -> float:
@@ -219,8 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="pytest-xdist workers per run (0: serial)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first run; run i uses seed + i")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--shrink", action="store_true",
-                        help="let Hypothesis shrink failures (default: time to the first failure, not shrunk)")
+    parser.add_argument(
+        "--shrink",
+        action="store_true",
+        help="let Hypothesis shrink failures (default: time to the first failure, not shrunk)",
+    )
     args = parser.parse_args(argv)
     chosen = subjects(args.contract or list(CONTRACTS), args.only)
     if not chosen:
@@ -235,8 +291,12 @@ def main(argv: list[str] | None = None) -> int:
             doc, lines = run_pytest(group, args.seed + run, args.workers, args.shrink)
             for label, outcome in measure(group, doc, lines).items():
                 results[label].append(outcome)
-            print(f"{kind} ({len(group)}), run {run + 1}/{args.runs}, seed {args.seed + run}: "
-                  f"{time.monotonic() - began:.1f}s wall, {_children_cpu() - cpu_began:.1f}s cpu", file=sys.stderr, flush=True)
+            print(
+                f"{kind} ({len(group)}), run {run + 1}/{args.runs}, seed {args.seed + run}: "
+                f"{time.monotonic() - began:.1f}s wall, {_children_cpu() - cpu_began:.1f}s cpu",
+                file=sys.stderr,
+                flush=True,
+            )
     summary = summarize(chosen, results, args.runs)
     summary["seconds"], summary["cpu_seconds"] = time.monotonic() - start, _children_cpu() - cpu_start
     summary["seeds"] = [args.seed + run for run in range(args.runs)]

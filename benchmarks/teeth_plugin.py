@@ -71,8 +71,12 @@ class TeethLog:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = _props(report.user_properties)
         line = {
-            "nodeid": report.nodeid, "when": report.when, "outcome": report.outcome, "duration": report.duration,
-            "rule": props.get("lifecycle_rule"), "provider": props.get("lifecycle_provider"),
+            "nodeid": report.nodeid,
+            "when": report.when,
+            "outcome": report.outcome,
+            "duration": report.duration,
+            "rule": props.get("lifecycle_rule"),
+            "provider": props.get("lifecycle_provider"),
             "non_strict": "lifecycle_non_strict" in props,
         }
         self.write(line)

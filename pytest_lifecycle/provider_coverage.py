@@ -38,21 +38,23 @@ Who measures
 from __future__ import annotations
 
 import ast
+import contextlib
 import gc
 import importlib.util
 import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import types
-import tempfile
 import warnings
 from collections import defaultdict
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Generator
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -62,8 +64,18 @@ if TYPE_CHECKING:
     from coverage import Coverage
     from coverage.data import CoverageData
 
-__all__ = ["HARNESS", "PLUGIN_NAME", "Measurement", "ProviderCoverage", "configure", "context_label", "definition_lines",
-           "combine", "finish", "measurement"]
+__all__ = [
+    "HARNESS",
+    "PLUGIN_NAME",
+    "Measurement",
+    "ProviderCoverage",
+    "combine",
+    "configure",
+    "context_label",
+    "definition_lines",
+    "finish",
+    "measurement",
+]
 
 PLUGIN_NAME: Final = "lifecycle-provider-coverage"
 #: The context outside conformance tests: imports, collection, the gaps between tests.
@@ -116,7 +128,9 @@ class Package:
                 found.append(root)
                 continue
             for here, dirs, names in os.walk(root):
-                dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")) and (Path(here, d) / "__init__.py").is_file())
+                dirs[:] = sorted(
+                    d for d in dirs if not d.startswith((".", "__")) and (Path(here, d) / "__init__.py").is_file()
+                )
                 found += (Path(here, n) for n in sorted(names) if n.endswith(".py"))
         return found
 
@@ -136,7 +150,9 @@ def find_package(name: str) -> Package:
         return Package(name, tuple(Path(p).resolve() for p in spec.submodule_search_locations))
     if spec.origin and spec.origin.endswith(".py"):
         return Package(name, (Path(spec.origin).resolve(),))
-    raise pytest.UsageError(f"--lifecycle-cov {name!r}: {spec.origin or 'a built-in module'} is not Python source; nothing to measure")
+    raise pytest.UsageError(
+        f"--lifecycle-cov {name!r}: {spec.origin or 'a built-in module'} is not Python source; nothing to measure"
+    )
 
 
 @cache
@@ -308,10 +324,9 @@ class ProviderCoverage:
             # Its own per-test contexts (or none at all, core=sysmon): leave them be.
             self.switching = False
             return
-        try:
+        # A Coverage that stopped in between: measure nothing rather than break the test.
+        with contextlib.suppress(Exception):
             cov.switch_context(label)
-        except Exception:  # a Coverage that stopped in between: measure nothing rather than break the test
-            pass
 
     # -- hooks --------------------------------------------------------------
 
@@ -367,7 +382,9 @@ class ProviderCoverage:
             try:
                 self.own.save()
             except Exception as exc:
-                _warn(f"could not save the coverage data of worker {getattr(self.config, 'workerinput', {}).get('workerid')}: {exc}")
+                _warn(
+                    f"could not save the coverage data of worker {getattr(self.config, 'workerinput', {}).get('workerid')}: {exc}"
+                )
             self.own = None
 
     @pytest.hookimpl(trylast=True)
@@ -382,10 +399,14 @@ class ProviderCoverage:
         for provider, section in result.sections.items():
             head = f"coverage of provider {provider!r} ({result.labels.get(provider, '')})"
             for contract, numbers in section["contracts"].items():
-                tr.write_line(f"{head}: {contract} {_percent(numbers)} ({numbers['reached']}/{numbers['statements']} lines)")
+                tr.write_line(
+                    f"{head}: {contract} {_percent(numbers)} ({numbers['reached']}/{numbers['statements']} lines)"
+                )
             dark = sum(len(lines) for lines in section["dark"].values())
-            tr.write_line(f"{head}: all contracts {_percent(section)} ({section['reached']}/{section['statements']} lines); "
-                          f"{dark} dark line{'s' if dark != 1 else ''} no rule reaches")
+            tr.write_line(
+                f"{head}: all contracts {_percent(section)} ({section['reached']}/{section['statements']} lines); "
+                f"{dark} dark line{'s' if dark != 1 else ''} no rule reaches"
+            )
             if section["note"]:
                 tr.write_line(f"  note: {section['note']}", yellow=True)
         if result.sections and self.html is not None:
@@ -400,10 +421,8 @@ class ProviderCoverage:
     def stop(self) -> None:
         _unguard_thread_tracing()
         if self.own is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.own.stop()
-            except Exception:
-                pass
             self.own = None
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir, ignore_errors=True)
@@ -449,7 +468,9 @@ class ProviderCoverage:
     def _combine(self, directory: Path) -> Coverage | None:
         if not any(directory.glob(".coverage.*")):
             if self.ran:
-                self._note("no coverage data came back from the xdist workers (did a worker die?): no provider coverage")
+                self._note(
+                    "no coverage data came back from the xdist workers (did a worker die?): no provider coverage"
+                )
             return None
         cov, problems = combine(directory, self.names)
         for problem in problems:
@@ -469,7 +490,9 @@ class ProviderCoverage:
         if context not in self._rule_memo:
             match = _LABEL.search(context)
             nodeid, sep, _phase = context.rpartition("|")
-            self._rule_memo[context] = (match.group(2), match.group(1)) if match else self.tests.get(nodeid) if sep else None
+            self._rule_memo[context] = (
+                (match.group(2), match.group(1)) if match else self.tests.get(nodeid) if sep else None
+            )
         return self._rule_memo[context]
 
     def _fold(self, cov: Coverage) -> Measurement:
@@ -485,8 +508,10 @@ class ProviderCoverage:
             scope = [p for p in self.packages if any(p.owns(path) for path in measured)]
             missing = [p.name for p in self.packages if p not in scope]
             if missing:
-                note = (f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not among the sources "
-                        f"{self.measured_by} measures ({_sources_of(cov)}): ")
+                note = (
+                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not among the sources "
+                    f"{self.measured_by} measures ({_sources_of(cov)}): "
+                )
                 note += "left out" if scope else "provider coverage is reported for the sources it measures instead"
             # Not the package asked for: what the run does measure, from the directory holding each source.
             scope = scope or _source_packages(cov) or None
@@ -512,7 +537,11 @@ class ProviderCoverage:
             for path, name in measured.items():
                 files[path] = (name, path.relative_to(cwd).as_posix() if cwd in path.parents else path.as_posix())
             packages = ["every measured file"]
-        folded = [f for f in (self._file(cov, data, names, name, rel, path) for path, (name, rel) in sorted(files.items())) if f]
+        folded = [
+            f
+            for f in (self._file(cov, data, names, name, rel, path) for path, (name, rel) in sorted(files.items()))
+            if f
+        ]
         self._html_files = [f.name for f in folded]
         # What went wrong on the way (data left out, files not analysed) belongs in the section too.
         note = "; ".join(n for n in [note, *self.notes] if n) or None
@@ -524,7 +553,9 @@ class ProviderCoverage:
             result.labels[provider] = ", ".join(packages)
         return result
 
-    def _file(self, cov: Coverage, data: CoverageData, names: set[str], name: str, relative: str, path: Path) -> _File | None:
+    def _file(
+        self, cov: Coverage, data: CoverageData, names: set[str], name: str, relative: str, path: Path
+    ) -> _File | None:
         try:
             statements = frozenset(cov.analysis2(name)[1])
         except Exception as exc:  # not Python, vanished: nothing to count
@@ -546,9 +577,13 @@ class ProviderCoverage:
         reached_definitions = ran_definitions if ran_definitions or not ran else definitions
         return _File(name, relative, statements, definitions, frozenset(reached_definitions), dict(by_rule))
 
-    def _section(self, provider: str, files: list[_File], note: str | None) -> tuple[dict[str, Any], dict[str, dict[str, list[int]]]]:
-        rules = sorted({r for p, r in self.ran if p == provider} | {r for f in files for p, r in f.by_rule if p == provider},
-                       key=_rule_order)
+    def _section(
+        self, provider: str, files: list[_File], note: str | None
+    ) -> tuple[dict[str, Any], dict[str, dict[str, list[int]]]]:
+        rules = sorted(
+            {r for p, r in self.ran if p == provider} | {r for f in files for p, r in f.by_rule if p == provider},
+            key=_rule_order,
+        )
         reached: dict[str, set[int]] = {}
         rule_lines: dict[str, dict[str, list[int]]] = {r: {} for r in rules}
         for f in files:
@@ -568,13 +603,21 @@ class ProviderCoverage:
         for contract, its_rules in by_contract.items():
             touched = [f for f in files if any(f.by_rule.get((provider, r)) for r in its_rules)]
             n = sum(len(f.statements) for f in touched)
-            k = sum(len(f.reached_definitions | set().union(*(f.by_rule.get((provider, r), set()) for r in its_rules)))
-                    for f in touched)
+            k = sum(
+                len(f.reached_definitions | set().union(*(f.by_rule.get((provider, r), set()) for r in its_rules)))
+                for f in touched
+            )
             contracts[contract] = {"statements": n, "reached": k, "share": _share(k, n)}
-        dark = {f.relative: sorted(f.statements - reached[f.relative]) for f in files if f.statements - reached[f.relative]}
+        dark = {
+            f.relative: sorted(f.statements - reached[f.relative]) for f in files if f.statements - reached[f.relative]
+        }
         section: dict[str, Any] = {
-            "packages": [], "measured_by": self.measured_by, "note": note,
-            "statements": statements, "reached": total, "share": _share(total, statements),
+            "packages": [],
+            "measured_by": self.measured_by,
+            "note": note,
+            "statements": statements,
+            "reached": total,
+            "share": _share(total, statements),
             "contracts": contracts,
             "rules": {r: {"lines": sum(len(v) for v in rule_lines[r].values())} for r in rules},
             "dark": dark,
@@ -588,8 +631,13 @@ class ProviderCoverage:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                cov.html_report(morfs=self._html_files or None, directory=str(self.html), show_contexts=True, title=title,
-                                ignore_errors=True)
+                cov.html_report(
+                    morfs=self._html_files or None,
+                    directory=str(self.html),
+                    show_contexts=True,
+                    title=title,
+                    ignore_errors=True,
+                )
             except Exception as exc:
                 self._note(f"--lifecycle-cov-html {self.html}: not written: {exc}")
                 for section in self.result.sections.values():
@@ -638,18 +686,14 @@ def _source_packages(cov: Coverage) -> list[Package]:
         if os.path.isdir(source):
             found.append(Package(str(source), (Path(source).resolve(),)))
             continue
-        try:
+        with contextlib.suppress(pytest.UsageError):  # a source that is neither: nothing of it was measured
             found.append(find_package(str(source)))
-        except pytest.UsageError:
-            pass  # a source that is neither: nothing of it was measured
     return found
 
 
 def _warn(text: str) -> None:
-    try:
+    with contextlib.suppress(Warning):  # warnings turned into errors: the note in the summary says it
         warnings.warn(ProviderCoverageWarning(f"pytest-lifecycle --lifecycle-cov: {text}"), stacklevel=2)
-    except Warning:
-        pass  # warnings turned into errors: the note in the summary says it
 
 
 def combine(directory: Path, names: list[str]) -> tuple[Coverage | None, list[str]]:
@@ -738,8 +782,15 @@ def _new_coverage(names: list[str], data_file: str | None, *, notes: list[str]) 
     """The kit's own Coverage: lines only, every thread, contexts switched by the kit."""
     import coverage
 
-    kwargs: dict[str, Any] = dict(data_file=data_file, data_suffix=data_file is not None, source_pkgs=names, branch=False,
-                                  concurrency=["thread"], auto_data=False, messages=False)
+    kwargs: dict[str, Any] = dict(
+        data_file=data_file,
+        data_suffix=data_file is not None,
+        source_pkgs=names,
+        branch=False,
+        concurrency=["thread"],
+        auto_data=False,
+        messages=False,
+    )
     try:
         # The project's configuration still applies where it should: exclusions (``pragma: no cover``), omit.
         cov = coverage.Coverage(config_file=True, **kwargs)
@@ -747,18 +798,22 @@ def _new_coverage(names: list[str], data_file: str | None, *, notes: list[str]) 
         notes.append(f"the coverage configuration could not be read ({exc}): measured with coverage's defaults")
         cov = coverage.Coverage(config_file=False, **kwargs)
     overrides: dict[str, Any] = {
-        "run:source": None, "run:include": None, "run:branch": False, "run:context": None, "run:dynamic_context": None,
-        "run:parallel": False, "run:relative_files": False, "run:cover_pylib": False,
+        "run:source": None,
+        "run:include": None,
+        "run:branch": False,
+        "run:context": None,
+        "run:dynamic_context": None,
+        "run:parallel": False,
+        "run:relative_files": False,
+        "run:cover_pylib": False,
         "run:disable_warnings": [*QUIET],
         # sys.monitoring (3.12+) records no dynamic contexts: trace with the C tracer.
         "run:core": "ctrace",
         "run:patch": [],
     }
     for option, value in overrides.items():
-        try:
+        with contextlib.suppress(Exception):  # an option this coverage version does not have
             cov.set_option(option, value)
-        except Exception:
-            pass  # an option this coverage version does not have
     return cov
 
 
@@ -776,7 +831,9 @@ def configure(config: pytest.Config) -> None:
     html_option = config.option.lifecycle_cov_html
     if not names:
         if html_option:
-            raise pytest.UsageError("--lifecycle-cov-html needs --lifecycle-cov PACKAGE (the provider's package to measure)")
+            raise pytest.UsageError(
+                "--lifecycle-cov-html needs --lifecycle-cov PACKAGE (the provider's package to measure)"
+            )
         return
     html = None
     if html_option and not hasattr(config, "workerinput"):
@@ -784,7 +841,9 @@ def configure(config: pytest.Config) -> None:
         try:
             html.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise pytest.UsageError(f"--lifecycle-cov-html {html_option}: cannot create the directory: {exc.strerror or exc}") from None
+            raise pytest.UsageError(
+                f"--lifecycle-cov-html {html_option}: cannot create the directory: {exc.strerror or exc}"
+            ) from None
     plugin = ProviderCoverage(config, names, html)
     plugin.start()
     config.pluginmanager.register(plugin, PLUGIN_NAME)
@@ -801,5 +860,3 @@ def measurement(config: pytest.Config) -> Measurement:
 def finish(config: pytest.Config) -> dict[str, dict[str, Any]]:
     """Provider → coverage section; ``{}`` without ``--lifecycle-cov``.  Called at session end (idempotent)."""
     return measurement(config).sections
-
-

@@ -129,9 +129,24 @@ def run(workdir: Path, name: str, *args: str) -> tuple[subprocess.CompletedProce
     dump = workdir / f"{name}.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE", "COVERAGE_"))}
     env.update(LCDUMP=str(dump), PYTHONPATH=os.pathsep.join([str(workdir), env.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "pytest", "-c", "pytest.ini", "-p", "no:cacheprovider", "-p", "lcdump",
-           "--pyargs", "conformance.keyed_locks", "conformance.event_streams", "--lifecycle-provider", "tinyprov:provider",
-           *RULES, *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        "pytest.ini",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "lcdump",
+        "--pyargs",
+        "conformance.keyed_locks",
+        "conformance.event_streams",
+        "--lifecycle-provider",
+        "tinyprov:provider",
+        *RULES,
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)  # safety-net
     found = json.loads(dump.read_text()) if dump.exists() else {}
     return proc, found
@@ -139,7 +154,9 @@ def run(workdir: Path, name: str, *args: str) -> tuple[subprocess.CompletedProce
 
 def comparable(found: dict[str, Any]) -> dict[str, Any]:
     """Sections and rule lines without what names the run (html dir, who measured)."""
-    sections = {p: {k: v for k, v in s.items() if k not in ("html", "measured_by")} for p, s in found["sections"].items()}
+    sections = {
+        p: {k: v for k, v in s.items() if k not in ("html", "measured_by")} for p, s in found["sections"].items()
+    }
     return {"sections": sections, "rule_lines": found["rule_lines"]}
 
 
@@ -163,7 +180,9 @@ def test_each_rule_has_the_lines_it_ran(serial: tuple[subprocess.CompletedProces
     assert found["started"] == 1
 
 
-def test_threads_and_the_asyncio_loop_thread_are_measured(serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+def test_threads_and_the_asyncio_loop_thread_are_measured(
+    serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
     """The kit calls the provider on worker threads and runs coroutines on a loop thread: both are traced."""
     _, found = serial
     lines = found["rule_lines"]["tiny"]
@@ -173,7 +192,9 @@ def test_threads_and_the_asyncio_loop_thread_are_measured(serial: tuple[subproce
     assert mark("main-thread") in found["sections"]["tiny"]["dark"][FILE]
 
 
-def test_dark_lines_are_the_ones_no_rule_reaches(serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+def test_dark_lines_are_the_ones_no_rule_reaches(
+    serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
     """A never-called method, a never-taken branch, the main-thread path: dark; definitions are not."""
     proc, found = serial
     section = found["sections"]["tiny"]
@@ -191,7 +212,9 @@ def test_dark_lines_are_the_ones_no_rule_reaches(serial: tuple[subprocess.Comple
     assert "3 dark lines" in summary[-1]
 
 
-def test_html_report_shows_the_rule_contexts(workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+def test_html_report_shows_the_rule_contexts(
+    workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]
+) -> None:
     """--lifecycle-cov-html writes coverage's HTML report, whose lines name the contexts LK-04[tiny] etc."""
     _, found = serial
     html = workdir / "html"
@@ -201,7 +224,9 @@ def test_html_report_shows_the_rule_contexts(workdir: Path, serial: tuple[subpro
     assert "LK-04[tiny]" in pages and "ST-01[tiny]" in pages
 
 
-def test_xdist_gives_the_same_numbers(workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+def test_xdist_gives_the_same_numbers(
+    workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]
+) -> None:
     """Under -n 2 each worker measures into its own data file; the controller's combination equals the serial run."""
     proc, found = run(workdir, "xdist", "-n", "2", "--lifecycle-cov", "tinyprov")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -214,13 +239,22 @@ def cov_totals(path: Path) -> dict[str, Any]:
     return {"totals": doc["totals"], "files": {f: d["executed_lines"] for f, d in doc["files"].items()}}
 
 
-def test_inside_pytest_cov_no_second_coverage_and_same_report(workdir: Path,
-                                                             serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+def test_inside_pytest_cov_no_second_coverage_and_same_report(
+    workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]
+) -> None:
     """With pytest-cov measuring, contexts switch in its Coverage: its report is unchanged, no Coverage is added."""
     plain, _ = run(workdir, "cov-plain", "-n", "0", "--cov=tinyprov", "--cov-report=json:report-plain.json")
     assert plain.returncode == 0, plain.stdout[-3000:]
-    proc, found = run(workdir, "cov-kit", "-n", "0", "--cov=tinyprov", "--cov-report=json:report-kit.json",
-                      "--lifecycle-cov", "tinyprov")
+    proc, found = run(
+        workdir,
+        "cov-kit",
+        "-n",
+        "0",
+        "--cov=tinyprov",
+        "--cov-report=json:report-kit.json",
+        "--lifecycle-cov",
+        "tinyprov",
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert cov_totals(workdir / "report-kit.json") == cov_totals(workdir / "report-plain.json")
     assert found["started"] == 1  # pytest-cov's, and no other
@@ -228,7 +262,9 @@ def test_inside_pytest_cov_no_second_coverage_and_same_report(workdir: Path,
     assert comparable(found) == comparable(serial[1])
 
 
-def test_inside_pytest_cov_with_xdist(workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+def test_inside_pytest_cov_with_xdist(
+    workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]
+) -> None:
     """pytest-cov -n 2: its workers' Coverage carry the contexts; its combined data gives the serial numbers."""
     proc, found = run(workdir, "cov-xdist", "-n", "2", "--cov=tinyprov", "--cov-report=", "--lifecycle-cov", "tinyprov")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -236,17 +272,30 @@ def test_inside_pytest_cov_with_xdist(workdir: Path, serial: tuple[subprocess.Co
     assert comparable(found) == comparable(serial[1])
 
 
-def test_pytest_cov_test_contexts_map_to_rules(workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
+def test_pytest_cov_test_contexts_map_to_rules(
+    workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]
+) -> None:
     """--cov-context=test: pytest-cov names contexts after tests; the kit keeps them and maps them to rules."""
-    proc, found = run(workdir, "cov-context", "-n", "0", "--cov=tinyprov", "--cov-report=", "--cov-context=test",
-                      "--lifecycle-cov", "tinyprov")
+    proc, found = run(
+        workdir,
+        "cov-context",
+        "-n",
+        "0",
+        "--cov=tinyprov",
+        "--cov-report=",
+        "--cov-context=test",
+        "--lifecycle-cov",
+        "tinyprov",
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert comparable(found) == comparable(serial[1])
 
 
 def test_a_package_pytest_cov_does_not_measure_is_named(workdir: Path) -> None:
     """--cov=reference_impl --lifecycle-cov tinyprov: the note says tinyprov is not measured; the sources it measures are reported."""
-    proc, found = run(workdir, "cov-other", "-n", "0", "--cov=reference_impl", "--cov-report=", "--lifecycle-cov", "tinyprov")
+    proc, found = run(
+        workdir, "cov-other", "-n", "0", "--cov=reference_impl", "--cov-report=", "--lifecycle-cov", "tinyprov"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     section = found["sections"]["tiny"]
     assert "tinyprov is not among the sources pytest-cov measures (reference_impl)" in section["note"]
@@ -303,8 +352,9 @@ def test_threads_started_together_all_install_the_tracer(tmp_path: Path) -> None
     lose a thread and its barrier breaks -- a correct provider failing LK-02 only because it is measured.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE", "COVERAGE_"))}
-    proc = subprocess.run([sys.executable, "-c", STARTS], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)  # safety-net
+    proc = subprocess.run(
+        [sys.executable, "-c", STARTS], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )  # safety-net
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "died: []", proc.stdout[-3000:]
 
@@ -331,7 +381,8 @@ def test_data_that_cannot_be_combined_is_a_warning(tmp_path: Path) -> None:
 def test_definition_lines_are_what_runs_at_import(tmp_path: Path) -> None:
     """def/class headers, decorators, module and class bodies; never a function body."""
     source = tmp_path / "m.py"
-    source.write_text(textwrap.dedent("""\
+    source.write_text(
+        textwrap.dedent("""\
         import os
         @staticmethod
         def f(x=os.sep):
@@ -345,7 +396,8 @@ def test_definition_lines_are_what_runs_at_import(tmp_path: Path) -> None:
             Z = 3
         else:
             Z = 4
-    """))
+    """)
+    )
     assert definition_lines(source) == {1, 2, 3, 5, 6, 7, 10, 11, 13}
 
 
