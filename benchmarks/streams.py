@@ -48,6 +48,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -71,6 +72,7 @@ from pytest_lifecycle.contracts.event_streams import TTL_SECONDS, seq_cursor  # 
 from reference_impl import event_streams as reference  # noqa: E402
 
 BACKENDS = ("plain", "memory", "file")
+TRIALS = itertools.count(1)
 #: A run that takes this much longer than planned is stuck: stop it.
 SAFETY_NET = 120.0  # safety-net
 
@@ -430,17 +432,18 @@ def check(response: Any, what: str) -> Any:
 def http_throughput(url: str, seconds: float, size: int) -> Throughput:
     from httpx_sse import connect_sse
 
+    stream_id = f"throughput-{next(TRIALS)}"  # a fresh stream per measure
     with client_for(url) as client:
-        check(client.put("/streams/throughput"), "PUT /streams/throughput")
+        check(client.put(f"/streams/{stream_id}"), f"PUT /streams/{stream_id}")
         window = Window(seconds, "SSE client")
-        with connect_sse(client, "GET", "/streams/throughput/events") as source:
-            check(source.response, "GET /streams/throughput/events")
-            check(client.post("/bench/throughput/start", params={"size": size}), "start the producer")
+        with connect_sse(client, "GET", f"/streams/{stream_id}/events") as source:
+            check(source.response, f"GET /streams/{stream_id}/events")
+            check(client.post(f"/bench/{stream_id}/start", params={"size": size}), "start the producer")
             for sse in source.iter_sse():
                 if window.receive(int(sse.id), seq_cursor(json.loads(sse.data))):
                     break
             # The backlog is not drained: the client disconnects.
-            emitted = check(client.post("/bench/throughput/stop"), "stop the producer").json()["emitted"]
+            emitted = check(client.post(f"/bench/{stream_id}/stop"), "stop the producer").json()["emitted"]
         return window.result(emitted)
 
 

@@ -66,6 +66,8 @@ class _Hammer:
         self.checked = 0
         self.overlap = ""
         self.error = ""
+        #: Cycles begun, by every thread: how the kit tells slow from hung.
+        self.cycles = 0
         self.barrier = threading.Barrier(HAMMERS, action=self._between_phases)
 
     # -- on one thread, while the others wait at the barrier --------------------
@@ -129,6 +131,7 @@ class _Hammer:
             self.barrier.abort()
 
     def _cycle(self, rng: random.Random, me: str, round_: int, session: int, got: list[list[Any]]) -> None:
+        self.cycles += 1  # a lost increment between threads only delays the count
         current = self.generation[session]
         key = (round_, session, rng.randrange(current + 1) if rng.random() < STALE else current)
         try:
@@ -167,7 +170,7 @@ def test_lk09_hammering_never_overlaps(keyed_locks: Any, lifecycle_kit: Kit) -> 
         tasks = [kit.spawn(hammer.run, n, what=f"hammer T{n}") for n in range(HAMMERS)]
         for task in tasks:
             # Hung only when nothing happens for a timeout: under load 300 rounds take long.
-            task.result_while_progressing(lambda: len(hammer.history))
+            task.result_while_progressing(lambda: hammer.cycles)
     kit.note(f"stress: {len(hammer.history)} events over {hammer.round + 1} of {hammer.rounds} rounds")
     # The cause first: a call that raised or hung is reported as that, not
     # as the overlap it may have produced.

@@ -402,6 +402,12 @@ def test_lk02_first_callers_of_a_key_get_one_lock(lifecycle_kit: Kit) -> None:
         lambda reg: reg.lock_for("k"),
         what="lock_for('k') on a fresh registry",
     ):
+        for who, lock in (("first", run.first), ("second", run.second)):
+            # Checked here: the calls went to the raw registry, past the kit's surface checks.
+            kit.check(
+                callable(getattr(lock, "acquire", None)) and callable(getattr(lock, "release", None)),
+                f"lock_for('k') returned {short_repr(lock)} to the {who} caller: not a lock (no acquire/release)",
+            )
         got_in = kit.call(exclusion, run.first, run.second, what="holding the first caller's lock of 'k'")
         meanwhile = "waited for it" if run.second_waited else "ran lock_for('k') to its end"
         when = f"the first caller was stopped before line #{run.point} that its lock_for ran ({run.where}) while a second caller {meanwhile}"
