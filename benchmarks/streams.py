@@ -310,10 +310,12 @@ def plain_app(registry: PlainRegistry) -> Any:
 
         return StreamingResponse(messages(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
-    return Starlette(routes=[
-        Route("/streams/{id}", create, methods=["PUT"]),
-        Route("/streams/{id}/events", events, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/streams/{id}", create, methods=["PUT"]),
+            Route("/streams/{id}/events", events, methods=["GET"]),
+        ]
+    )
 
 
 class Producers:
@@ -361,12 +363,14 @@ def bench_app(backend: str, directory: Path) -> Any:
     else:
         inner = create_app(registry, cursor_fn=seq_cursor, errors=reference.ERRORS)
     producers = Producers(registry)
-    return Starlette(routes=[
-        Route("/bench/{id}/start", producers.start, methods=["POST"]),
-        Route("/bench/{id}/stop", producers.stop, methods=["POST"]),
-        Route("/bench/{id}/fill", producers.fill, methods=["POST"]),
-        Mount("", app=inner),
-    ])
+    return Starlette(
+        routes=[
+            Route("/bench/{id}/start", producers.start, methods=["POST"]),
+            Route("/bench/{id}/stop", producers.stop, methods=["POST"]),
+            Route("/bench/{id}/fill", producers.fill, methods=["POST"]),
+            Mount("", app=inner),
+        ]
+    )
 
 
 def serve_until_eof(backend: str, directory: Path) -> int:
@@ -492,7 +496,11 @@ class SuiteRun:
 
 
 SUITES = [
-    ("ST suite (event_streams, not SSE), serial", ["--pyargs", "conformance.event_streams", "-k", "not sse", "-n", "0"], 15.0),
+    (
+        "ST suite (event_streams, not SSE), serial",
+        ["--pyargs", "conformance.event_streams", "-k", "not sse", "-n", "0"],
+        15.0,
+    ),
     ("SSE rules alone, serial", ["--pyargs", "conformance.event_streams", "--lifecycle-rule", "SSE", "-n", "0"], 15.0),
     ("whole kit, serial", ["--pyargs", "conformance", "-n", "0"], 40.0),
     ("whole kit, -n 2", ["--pyargs", "conformance", "-n", "2"], 25.0),
@@ -511,8 +519,17 @@ def run_suite(name: str, args: list[str], target: float, durations: int) -> Suit
     # pytest's last line: "==== 12 passed, 1 skipped in 3.21s ===="
     summary = next((line.strip("= ") for line in reversed(lines) if line.startswith("=") and " in " in line), "")
     section = _durations_section(lines)
-    return SuiteRun(name, shlex.join(["pytest", *command[3:]]), target, wall, done.returncode, summary,
-                    load_before, os.getloadavg(), section)
+    return SuiteRun(
+        name,
+        shlex.join(["pytest", *command[3:]]),
+        target,
+        wall,
+        done.returncode,
+        summary,
+        load_before,
+        os.getloadavg(),
+        section,
+    )
 
 
 def _durations_section(lines: list[str]) -> list[str]:
@@ -566,7 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()), help="where the file registry writes")
     parser.add_argument("--backend", action="append", choices=BACKENDS, help="measure only these (repeatable)")
     parser.add_argument("--suites", action="store_true", help="also time the conformance suites (pytest, ~2 min)")
-    parser.add_argument("--durations", type=int, default=0, metavar="N", help="with --suites: --durations=N on the whole-kit runs")
+    parser.add_argument(
+        "--durations", type=int, default=0, metavar="N", help="with --suites: --durations=N on the whole-kit runs"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     parser.add_argument("--serve", choices=BACKENDS, help=argparse.SUPPRESS)  # the server child of serve()
     args = parser.parse_args(argv)
@@ -581,19 +600,27 @@ def main(argv: list[str] | None = None) -> int:
     scratch = args.dir
 
     meta = {
-        "python": platform.python_version(), "cpus": os.cpu_count(), "load_at_start": loadavg(),
-        "scratch": f"{scratch} on {filesystem_of(scratch)}", "payload_bytes": size, "window_s": seconds,
-        "repeat": repeat, "reconnects": reconnects, "per_connection": per_connection,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_at_start": loadavg(),
+        "scratch": f"{scratch} on {filesystem_of(scratch)}",
+        "payload_bytes": size,
+        "window_s": seconds,
+        "repeat": repeat,
+        "reconnects": reconnects,
+        "per_connection": per_connection,
     }
     print(f"streams benchmark: load {meta['load_at_start']}, {meta['cpus']} CPUs, file registry in {meta['scratch']}")
     started = time.perf_counter()
     throughput: dict[str, dict[str, Throughput]] = {"in-process": {}, "http": {}}
     resume: dict[str, dict[str, Latency]] = {"in-process": {}, "http": {}}
     for backend in backends:
-        throughput["in-process"][backend] = repeated(repeat, lambda: run_inprocess(
-            backend, lambda r: inprocess_throughput(r, seconds, size), scratch))
+        throughput["in-process"][backend] = repeated(
+            repeat, lambda: run_inprocess(backend, lambda r: inprocess_throughput(r, seconds, size), scratch)
+        )
         resume["in-process"][backend] = run_inprocess(
-            backend, lambda r: inprocess_resume(r, reconnects, per_connection, size), scratch)
+            backend, lambda r: inprocess_resume(r, reconnects, per_connection, size), scratch
+        )
         with serve(backend, scratch) as url:
             throughput["http"][backend] = repeated(repeat, lambda: http_throughput(url, seconds, size))
             resume["http"][backend] = http_resume(url, reconnects, per_connection, size)
@@ -605,11 +632,14 @@ def main(argv: list[str] | None = None) -> int:
     if "plain" in backends:
         for backend in (b for b in backends if b != "plain"):
             ratios[backend] = {
-                f"throughput_{mode}": ratio(throughput[mode][backend].events_per_s, throughput[mode]["plain"].events_per_s)
+                f"throughput_{mode}": ratio(
+                    throughput[mode][backend].events_per_s, throughput[mode]["plain"].events_per_s
+                )
                 for mode in throughput
             } | {
                 f"resume_{mode}_{q}": ratio(getattr(resume[mode][backend], q), getattr(resume[mode]["plain"], q))
-                for mode in resume for q in ("median_ms", "p99_ms")
+                for mode in resume
+                for q in ("median_ms", "p99_ms")
             }
     print_table(backends, throughput, resume, ratios, meta)
 
@@ -620,9 +650,11 @@ def main(argv: list[str] | None = None) -> int:
             run = run_suite(name, suite_args, target, args.durations)
             suites.append(run)
             verdict = "ok" if run.wall_s < target else "MISSED"
-            print(f"  {name:<42} {run.wall_s:6.1f} s  (target < {target:g} s: {verdict})  "
-                  f"exit {run.exit_code}, load {' '.join(f'{x:.2f}' for x in run.load_before)}  [{run.summary}]",
-                  flush=True)
+            print(
+                f"  {name:<42} {run.wall_s:6.1f} s  (target < {target:g} s: {verdict})  "
+                f"exit {run.exit_code}, load {' '.join(f'{x:.2f}' for x in run.load_before)}  [{run.summary}]",
+                flush=True,
+            )
         for run in suites:
             if run.durations:
                 print(f"\n  slowest of {run.name}:")
@@ -630,13 +662,19 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {line}")
 
     if args.json:
-        args.json.write_text(json.dumps({
-            "meta": meta,
-            "throughput_events_per_s": {m: {b: asdict(t) for b, t in v.items()} for m, v in throughput.items()},
-            "resume_latency": {m: {b: asdict(t) for b, t in v.items()} for m, v in resume.items()},
-            "ratio_reference_over_plain": ratios,
-            "suites": [asdict(s) for s in suites],
-        }, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "meta": meta,
+                    "throughput_events_per_s": {m: {b: asdict(t) for b, t in v.items()} for m, v in throughput.items()},
+                    "resume_latency": {m: {b: asdict(t) for b, t in v.items()} for m, v in resume.items()},
+                    "ratio_reference_over_plain": ratios,
+                    "suites": [asdict(s) for s in suites],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         print(f"\nwrote {args.json}")
     return 0
 
@@ -654,14 +692,18 @@ def print_table(
     def fmt(x: float | None, digits: int = 2) -> str:
         return "-" if x is None else f"{x:.{digits}f}" if x < 100 else f"{x:,.0f}"
 
-    print(f"\nthroughput, events/s at the subscriber (payload {meta['payload_bytes']} B, "
-          f"{meta['window_s']:g} s window, median of {meta['repeat']})")
+    print(
+        f"\nthroughput, events/s at the subscriber (payload {meta['payload_bytes']} B, "
+        f"{meta['window_s']:g} s window, median of {meta['repeat']})"
+    )
     row("", backends)
     labels = {"in-process": "in-process (emit -> async iterator)", "http": "HTTP (emit -> SSE client)"}
     for mode, label in labels.items():
         row(label, [fmt(throughput[mode][b].events_per_s) for b in backends])
-    print(f"\nresume latency after a disconnect, ms ({meta['reconnects']} reconnects, "
-          f"{meta['per_connection']} events each, history up to {resume['http'][backends[0]].history} events)")
+    print(
+        f"\nresume latency after a disconnect, ms ({meta['reconnects']} reconnects, "
+        f"{meta['per_connection']} events each, history up to {resume['http'][backends[0]].history} events)"
+    )
     row("", backends)
     for mode, label in (("http", "HTTP reconnect -> first event"), ("in-process", "subscribe(after) -> first event")):
         for q in ("median_ms", "p99_ms"):
