@@ -10,13 +10,13 @@ branch of every open choice of the contracts they cover.
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 
 import pytest
 
 from pytest_lifecycle import CHOICES, RULES, rules_for
 from reference_impl.provider import CHOICES as REFERENCE_CHOICES
+from tests._runs import run_suite
 
 from .alternates import all_alternates
 
@@ -27,24 +27,12 @@ assert ALTERNATES, "no alternate-reading providers found: the kit's precision wo
 
 
 def certify(pytester: pytest.Pytester, contract: str, spec: str, *extra: str) -> tuple[pytest.RunResult, dict]:
-    report = pytester.path / "report.json"
     # xdist workers start in pytester's directory with the sys.path the session
     # started with: this conftest lets them import ``tests.alternates...``.
     pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
-    result = pytester.runpytest_inprocess(
-        "--pyargs",
-        f"conformance.{contract}",
-        "--lifecycle-provider",
-        spec,
-        "--lifecycle-report",
-        str(report),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        *extra,
-    )
-    assert report.exists(), result.stdout.str()
-    return result, json.loads(report.read_text())
+    result, doc = run_suite(pytester, contract, *extra, provider=spec)
+    assert doc, result.stdout.str()
+    return result, doc
 
 
 @pytest.mark.parametrize("workers", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")])

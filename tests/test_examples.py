@@ -7,29 +7,17 @@ the JSON report, so the README can promise "all rules pass" and mean it.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from pytest_lifecycle import RULES, rules_for
+from tests._runs import run_suite
 
 
 def certify(pytester: pytest.Pytester, contract: str, provider: str) -> dict[str, str]:
     """Run ``conformance.<contract>`` against *provider*; return rule -> verdict."""
-    report = pytester.path / "report.json"
-    result = pytester.runpytest_inprocess(
-        "--pyargs",
-        f"conformance.{contract}",
-        "--lifecycle-provider",
-        provider,
-        "--lifecycle-report",
-        str(report),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-    )
-    assert report.exists(), result.stdout.str()
-    (verdicts,) = json.loads(report.read_text())["providers"].values()
+    result, doc = run_suite(pytester, contract, provider=provider)
+    assert doc, result.stdout.str()
+    (verdicts,) = doc["providers"].values()
     return {rule: verdict["verdict"] for rule, verdict in verdicts.items()}
 
 

@@ -9,7 +9,6 @@ in-process, or a tiny project file.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pytest_lifecycle.gate import EXIT_CODES, exit_status, nothing_ran
+from tests._runs import run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANT = ROOT / "tests" / "mutants" / "session_lifecycle" / "lc01_empty_id_tracked.py"
@@ -45,20 +45,7 @@ provider = Provider("exits", session_lifecycle=lambda ctx: Exits())
 def lc01(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict]:
     pytester.makepyfile(mutant=MUTANT.read_text(), providers=PROVIDERS)
     pytester.syspathinsert()
-    report = pytester.path / "report.json"
-    result = pytester.runpytest_inprocess(
-        "--pyargs",
-        "conformance.session_lifecycle",
-        "--lifecycle-rule",
-        "LC-01",
-        "--lifecycle-report",
-        str(report),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        *args,
-    )
-    return result, json.loads(report.read_text()) if report.exists() else {}
+    return run_suite(pytester, "session_lifecycle", *args, rules=["LC-01"])
 
 
 def readme_codes() -> list[int]:

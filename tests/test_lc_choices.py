@@ -17,6 +17,7 @@ import pytest
 
 from pytest_lifecycle import Provider
 from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle, _Claim, _Session
+from tests._runs import run_suite
 
 
 class FlippingCoordinator(SessionLifecycle):
@@ -47,23 +48,9 @@ flipping = Provider(
 
 
 def run_lc17(pytester: pytest.Pytester, spec: str, *extra: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    report = pytester.path / "report.json"
-    result = pytester.runpytest_inprocess(
-        "--pyargs",
-        "conformance.session_lifecycle",
-        "--lifecycle-rule",
-        "LC-17",
-        "--lifecycle-provider",
-        spec,
-        "--lifecycle-report",
-        str(report),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        *extra,
-    )
-    assert report.exists(), result.stdout.str()
-    return result, json.loads(report.read_text())
+    result, doc = run_suite(pytester, "session_lifecycle", *extra, provider=spec, rules=["LC-17"])
+    assert doc, result.stdout.str()
+    return result, doc
 
 
 #: LC-17's machine driven step by step: un-owned work of 's2', a handle, a commit

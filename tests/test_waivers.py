@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pytest_lifecycle.waivers import Waiver, status
+from tests._runs import run_suite
 
 MUTANT = Path(__file__).resolve().parent / "mutants" / "session_lifecycle" / "lc01_empty_id_tracked.py"
 NAME = "mutant-empty-id-tracked"
@@ -40,23 +41,7 @@ def run(
     if waivers is not None:
         (pytester.path / "waivers.toml").write_text(waivers)
         options = ["--lifecycle-waivers", "waivers.toml"]
-    report = pytester.path / "report.json"
-    result = pytester.runpytest_inprocess(
-        "--pyargs",
-        "conformance.session_lifecycle",
-        "--lifecycle-rule",
-        rule,
-        "--lifecycle-provider",
-        provider,
-        "--lifecycle-report",
-        str(report),
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        *options,
-        *args,
-    )
-    return result, json.loads(report.read_text()) if report.exists() else {}
+    return run_suite(pytester, "session_lifecycle", *options, *args, provider=provider, rules=[rule])
 
 
 # -- waived ------------------------------------------------------------------------
