@@ -53,6 +53,7 @@ import json
 import logging
 import os
 import platform
+import resource
 import shlex
 import statistics
 import subprocess
@@ -488,6 +489,8 @@ class SuiteRun:
     command: str
     target_s: float
     wall_s: float
+    #: user + sys of pytest and the workers it waited for: what load inflates least.
+    cpu_s: float
     exit_code: int
     summary: str
     load_before: tuple[float, float, float]
@@ -512,9 +515,12 @@ def run_suite(name: str, args: list[str], target: float, durations: int) -> Suit
     if durations and "conformance" in args and "--lifecycle-rule" not in args and "-k" not in args:
         command.append(f"--durations={durations}")
     load_before = os.getloadavg()
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (now.ru_utime - used.ru_utime) + (now.ru_stime - used.ru_stime)
     lines = done.stdout.splitlines()
     # pytest's last line: "==== 12 passed, 1 skipped in 3.21s ===="
     summary = next((line.strip("= ") for line in reversed(lines) if line.startswith("=") and " in " in line), "")
@@ -524,6 +530,7 @@ def run_suite(name: str, args: list[str], target: float, durations: int) -> Suit
         shlex.join(["pytest", *command[3:]]),
         target,
         wall,
+        cpu,
         done.returncode,
         summary,
         load_before,
@@ -651,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
             suites.append(run)
             verdict = "ok" if run.wall_s < target else "MISSED"
             print(
-                f"  {name:<42} {run.wall_s:6.1f} s  (target < {target:g} s: {verdict})  "
+                f"  {name:<42} {run.wall_s:6.1f} s  (target < {target:g} s: {verdict}; CPU {run.cpu_s:.1f} s)  "
                 f"exit {run.exit_code}, load {' '.join(f'{x:.2f}' for x in run.load_before)}  [{run.summary}]",
                 flush=True,
             )
