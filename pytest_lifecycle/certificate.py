@@ -188,20 +188,18 @@ def _replay_note(trace: str | None) -> str | None:
     return None
 
 
-def witness(test: Mapping[str, Any], *, hypothesis_seed: str | None, profile: str | None = None) -> dict[str, Any]:
+def witness(test: Mapping[str, Any], *, hypothesis_seed: str | None) -> dict[str, Any]:
     """The witness of one test that did not pass (a ``--lifecycle-report`` test record).
 
     ``replay`` is the command of the state machine's replay note when the
     trace has one (it names the seed that found the failure), else the
-    test's replay command with the run's profile (unless ``ci``) and
-    ``--hypothesis-seed``, as the note names them.
+    test's replay command (it names a profile other than ``ci``) with the
+    run's ``--hypothesis-seed``, as the note names them.
     """
     trace = test.get("trace")
     replay = _replay_note(trace)
     if replay is None and test.get("replay"):
         replay = str(test["replay"])
-        if profile and profile != "ci":
-            replay += f" --lifecycle-profile {shlex.quote(profile)}"
         if hypothesis_seed is not None:
             replay += f" --hypothesis-seed={shlex.quote(hypothesis_seed)}"
     seed = _SEED.search(replay) if replay else None
@@ -254,7 +252,6 @@ def _rule(
     entry: Mapping[str, Any],
     *,
     hypothesis_seed: str | None,
-    profile: str | None,
     waiver: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     rule = RULES[rule_id]
@@ -276,11 +273,7 @@ def _rule(
             }
             for t in tests
         ],
-        "witnesses": [
-            witness(t, hypothesis_seed=hypothesis_seed, profile=profile)
-            for t in tests
-            if t.get("outcome") in _WITNESSED
-        ],
+        "witnesses": [witness(t, hypothesis_seed=hypothesis_seed) for t in tests if t.get("outcome") in _WITNESSED],
         "waiver": {"reason": waiver.get("reason"), "expires": waiver.get("expires")} if waiver else None,
     }
 
@@ -293,13 +286,12 @@ def _provider(
     choices: Mapping[str, list[str]],
     complete: bool,
     hypothesis_seed: str | None,
-    profile: str | None,
     waivers: list[Mapping[str, Any]],
     coverage: Any,
 ) -> dict[str, Any]:
     applied = {w.get("rule"): w for w in waivers if w.get("provider") == name and w.get("status") == "applied"}
     by_rule = {
-        r: _rule(r, e, hypothesis_seed=hypothesis_seed, profile=profile, waiver=applied.get(r))
+        r: _rule(r, e, hypothesis_seed=hypothesis_seed, waiver=applied.get(r))
         for r, e in sorted(rules.items())
         if r in RULES
     }
@@ -354,7 +346,6 @@ def assemble(
             choices=choices.get(name, {}),
             complete=complete,
             hypothesis_seed=seed,
-            profile=run.get("profile"),
             waivers=list(waivers or []),
             coverage=(coverage or {}).get(name),
         )

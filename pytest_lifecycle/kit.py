@@ -97,6 +97,14 @@ class Kit:
         #: id() of exceptions that came out of provider calls → verdict message.
         self._raised: dict[int, str] = {}
 
+    def replay_command(self) -> str:
+        """The command that runs this test again with the same provider and profile."""
+        command = f"pytest {self.replay_target} --lifecycle-provider {self.provider.spec or self.provider.name}"
+        if self.profile is not None and self.profile.name != "ci":
+            # A seed replays only under the same settings.
+            command += f" --lifecycle-profile {self.profile.name}"
+        return command
+
     # -- claims -----------------------------------------------------------
 
     def require(self, contract: str | None = None, capability: str | None = None) -> None:

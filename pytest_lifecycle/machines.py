@@ -44,10 +44,7 @@ def run_machine(machine: Callable[[], Any], kit: Kit, *, settings: Any = None) -
 def _replay_note(kit: Kit, test: Any, active: Any) -> str:
     from hypothesis import core
 
-    replay = f"pytest {kit.replay_target} --lifecycle-provider {kit.provider.spec or kit.provider.name}"
-    if kit.profile is not None and kit.profile.name != "ci":
-        # The seed replays only under the same settings.
-        replay += f" --lifecycle-profile {kit.profile.name}"
+    replay = kit.replay_command()
     if active.derandomize:
         # Hypothesis's own CI profile derandomizes: the same command replays it.
         how = "derandomized run: the same command replays it"

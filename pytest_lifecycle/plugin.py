@@ -240,7 +240,7 @@ def pytest_runtest_makereport(
         return waivers.waive(item, report)
     props: list[tuple[str, object]] = [
         (LEVEL, kit.level),
-        (REPLAY, f"pytest {kit.replay_target} --lifecycle-provider {kit.provider.spec or kit.provider.name}"),
+        (REPLAY, kit.replay_command()),
     ]
     props += [("lifecycle_choice", f"{c}={b}") for c, seen in sorted(kit.choices_seen.items()) for b in sorted(seen)]
     error = call.excinfo.value if call.excinfo is not None else None

@@ -109,7 +109,7 @@ class TestRecord:
     replay: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items()}
+        return asdict(self)
 
 
 _WORSE: Final = ("failed", "waived", "non-strict", "skipped", "not claimed", "passed")
