@@ -2,8 +2,9 @@
 
 The machine *draws a schedule first and then runs it*.  Its rules do not
 touch the provider: each one appends an operation for one of
-:data:`THREADS` threads to the schedule and advances a plain model of what
-that operation must observe.  ``teardown`` then runs the schedule on real
+:data:`THREADS` threads to the schedule and advances the sequential model
+(:class:`conformance.models.keyed_locks.Model`), which says what that
+operation must observe.  ``teardown`` then runs the schedule on real
 threads — one kit worker per schedule thread, so every lock is acquired and
 released by the thread that holds it — in exactly the drawn order: a
 sequencer lets each operation start only once the one before it finished
@@ -38,91 +39,24 @@ from __future__ import annotations
 
 import gc
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, precondition, rule
 
 from pytest_lifecycle import Kit, run_machine, unwrap
 
-__all__ = ["KEYS", "THREADS", "keyed_locks_machine", "test_lk08_model_conformance"]
+from .models.keyed_locks import Held, Model, Op
+
+__all__ = ["KEYS", "THREADS", "KeyedLocksMachine", "test_lk08_model_conformance"]
 
 #: Schedule threads.
 THREADS: Final = 3
 #: Keys the schedule draws from (few, so that threads meet on them).
 KEYS: Final = ("a", "b", "c", "d", "e")
-
-
-@dataclass(frozen=True)
-class Held:
-    """A lock a schedule thread holds (the machine's ``held`` bundle)."""
-
-    thread: int
-    lock: int
-    key: str
-
-    def __repr__(self) -> str:
-        return f"Held(T{self.thread}, L{self.lock} via {self.key!r})"
-
-
-@dataclass
-class Op:
-    """One scheduled operation and what the model says it must observe."""
-
-    thread: int
-    kind: str
-    lock: int
-    key: str = ""
-    new: str = ""
-    #: ``acquire``: the key was bound to nothing live, so the lock is new.
-    fresh: bool = False
-    #: ``acquire``: what ``acquire(timeout=0)`` must return.
-    expect: bool = False
-    #: ``acquire`` of a fresh key: the live locks it must not be.
-    others: frozenset[int] = frozenset()
-    #: The range ``len(registry)`` must be in afterwards.
-    entries: tuple[int, int] = (0, 0)
-    #: The model's bindings afterwards, for failure messages.
-    bindings: str = ""
-
-    def __str__(self) -> str:
-        who = f"T{self.thread}"
-        if self.kind == "acquire":
-            lock = f"L{self.lock}" + (" (new)" if self.fresh else "")
-            return f"{who} lock_for({self.key!r}).acquire(timeout=0) -> {self.expect} [{lock}]"
-        if self.kind == "release":
-            return f"{who} release L{self.lock}"
-        if self.kind == "rotate":
-            return f"{who} rotate({self.key!r}, {self.new!r}, L{self.lock})"
-        return f"{who} prune L{self.lock} (every reference dropped)"
-
-
-@dataclass
-class Model:
-    """Which key resolves to which logical lock, who holds it, who references it."""
-
-    bound: dict[str, int] = field(default_factory=dict)
-    #: Keys rotated away from while bound to nothing live: may or may not be
-    #: bound to that lock now, so they are never used again.
-    retired: dict[str, int] = field(default_factory=dict)
-    holder: dict[int, int | None] = field(default_factory=dict)
-    refs: dict[int, set[int]] = field(default_factory=dict)
-    next_lock: int = 1
-
-    def entries(self) -> tuple[int, int]:
-        maybe = sum(1 for lock in self.retired.values() if lock in self.refs)
-        return len(self.bound), len(self.bound) + maybe
-
-    def bindings(self) -> str:
-        by_lock: dict[int, list[str]] = {}
-        for key, lock in sorted(self.bound.items()):
-            by_lock.setdefault(lock, []).append(key)
-        parts = []
-        for lock, keys in sorted(by_lock.items()):
-            holder = self.holder[lock]
-            held = f" held by T{holder}" if holder is not None else ""
-            parts.append(f"{','.join(repr(k) for k in keys)}->L{lock}{held}")
-        return "; ".join(parts) or "no entries"
+THREAD_IDS: Final = st.integers(0, THREADS - 1)
+KEY_NAMES: Final = st.sampled_from(KEYS)
 
 
 class _Mismatch(Exception):
@@ -258,101 +192,63 @@ class _Run:
             raise _Mismatch(f"len(registry): expected {want}, got {got} (the model's entries: {op.bindings})")
 
 
-def keyed_locks_machine(kit: Kit, gc_scope: _GcScope | None = None) -> type[Any]:
-    """The LK-08 machine class for *kit*: a fresh registry per example.
+class KeyedLocksMachine(RuleBasedStateMachine):
+    """Draws a schedule against :class:`Model`, then runs it on a fresh registry (``teardown``)."""
 
-    Built per kit (like Hypothesis' ``_database_conforms_to_listener_api``)
-    so that the rules stay plain methods of a plain model.  With a
-    *gc_scope*, garbage collections only look at the current example.
-    """
-    scope = gc_scope or _GcScope()
-    from hypothesis import strategies as st
-    from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, multiple, precondition, rule
+    held = Bundle("held")
+    kit: ClassVar[Kit]
+    #: With it, garbage collections only look at the current example.
+    gc_scope: ClassVar[_GcScope]
 
-    threads = st.integers(0, THREADS - 1)
-    keys = st.sampled_from(KEYS)
+    @classmethod
+    def configured(cls, kit: Kit, gc_scope: _GcScope | None = None) -> type[KeyedLocksMachine]:
+        """This machine bound to the test's kit: a fresh registry per example."""
+        return type(cls.__name__, (cls,), {"kit": kit, "gc_scope": gc_scope or _GcScope()})
 
-    class KeyedLocksMachine(RuleBasedStateMachine):
-        held = Bundle("held")
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = Model()
+        self.schedule: list[Op] = []
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = Model()
-            self.schedule: list[Op] = []
-
-        def _add(self, op: Op) -> None:
-            op.entries = self.model.entries()
-            op.bindings = self.model.bindings()
+    def _add(self, op: Op | None) -> None:
+        if op is not None:
             self.schedule.append(op)
 
-        @rule(target=held, thread=threads, key=keys)
-        def acquire(self, thread: int, key: str) -> Any:
-            m = self.model
-            if key in m.retired:
-                return multiple()
-            lock = m.bound.get(key)
-            if lock is not None and m.holder[lock] == thread:
-                return multiple()  # a re-entrant try: the contract leaves it open
-            fresh = lock is None
-            others = frozenset(m.refs)
-            if lock is None:
-                lock, m.next_lock = m.next_lock, m.next_lock + 1
-                m.bound[key], m.holder[lock], m.refs[lock] = lock, None, set()
-            got = m.holder[lock] is None
-            m.refs[lock].add(thread)
-            if got:
-                m.holder[lock] = thread
-            self._add(Op(thread, "acquire", lock, key, fresh=fresh, expect=got, others=others))
-            return Held(thread, lock, key) if got else multiple()
+    @rule(target=held, thread=THREAD_IDS, key=KEY_NAMES)
+    def acquire(self, thread: int, key: str) -> Any:
+        op = self.model.acquire(thread, key)
+        self._add(op)
+        return Held(thread, op.lock, key) if op is not None and op.expect else multiple()
 
-        @rule(held=consumes(held))
-        def release(self, held: Held) -> None:
-            self.model.holder[held.lock] = None
-            self._add(Op(held.thread, "release", held.lock, held.key))
+    @rule(held=consumes(held))
+    def release(self, held: Held) -> None:
+        self._add(self.model.release(held))
 
-        @rule(held=held, new=keys)
-        def rotate(self, held: Held, new: str) -> None:
-            """The holder rotates the key it entered through (the seed's compression step)."""
-            self._rotate(held, held.key, new)
+    @rule(held=held, new=KEY_NAMES)
+    def rotate(self, held: Held, new: str) -> None:
+        """The holder rotates the key it entered through (the seed's compression step)."""
+        self._add(self.model.rotate(held, held.key, new))
 
-        @rule(held=held, old=keys, new=keys)
-        def rotate_from_pruned(self, held: Held, old: str, new: str) -> None:
-            """The holder rotates from a key bound to nothing live: pruned, or never used."""
-            if old not in self.model.bound:
-                self._rotate(held, old, new)
+    @rule(held=held, old=KEY_NAMES, new=KEY_NAMES)
+    def rotate_from_pruned(self, held: Held, old: str, new: str) -> None:
+        """The holder rotates from a key bound to nothing live: pruned, or never used."""
+        if old not in self.model.bound:
+            self._add(self.model.rotate(held, old, new))
 
-        def _rotate(self, held: Held, old: str, new: str) -> None:
-            m = self.model
-            if old in m.retired or new in m.retired or m.bound.get(new, held.lock) != held.lock:
-                return  # new is another live lock's key: the contract leaves it open
-            if old not in m.bound and old != new:
-                m.retired[old] = held.lock
-            m.bound[new] = held.lock
-            self._add(Op(held.thread, "rotate", held.lock, old, new))
+    @precondition(lambda self: self.model.prunable())
+    @rule(key=KEY_NAMES)
+    def prune(self, key: str) -> None:
+        self._add(self.model.prune(key))
 
-        @precondition(lambda self: any(holder is None for holder in self.model.holder.values()))
-        @rule(key=keys)
-        def prune(self, key: str) -> None:
-            m = self.model
-            lock = m.bound.get(key)
-            if lock is None or m.holder[lock] is not None:
-                return
-            thread = min(m.refs[lock])
-            for k in [k for k, v in m.bound.items() if v == lock]:
-                del m.bound[k]
-            del m.holder[lock], m.refs[lock]
-            self._add(Op(thread, "prune", lock, key))
-
-        def teardown(self) -> None:
-            __tracebackhide__ = True
-            if not self.schedule:
-                return
-            kit.restart_trace(f"a schedule of {len(self.schedule)} steps on a fresh registry")
-            locks = kit.instance("keyed_locks")
-            scope.set_aside_older_objects()
-            _Run(kit, locks, self.schedule).run()
-
-    return KeyedLocksMachine
+    def teardown(self) -> None:
+        __tracebackhide__ = True
+        if not self.schedule:
+            return
+        kit = self.kit
+        kit.restart_trace(f"a schedule of {len(self.schedule)} steps on a fresh registry")
+        locks = kit.instance("keyed_locks")
+        self.gc_scope.set_aside_older_objects()
+        _Run(kit, locks, self.schedule).run()
 
 
 @pytest.mark.rule("LK-08")
@@ -376,7 +272,8 @@ def test_lk08_model_conformance(lifecycle_kit: Kit) -> None:
     fast_shrink = settings(profile, phases=[p for p in profile.phases if p is not Phase.explain])
     with _GcScope() as gc_scope:
         try:
-            run_machine(keyed_locks_machine(lifecycle_kit, gc_scope), lifecycle_kit, settings=fast_shrink)
+            machine = KeyedLocksMachine.configured(lifecycle_kit, gc_scope)
+            run_machine(machine, lifecycle_kit, settings=fast_shrink)
         except _Hung as hung:
             lifecycle_kit.fail(f"{hung.message} (not shrunk: every attempt would hang again)")
 

@@ -47,7 +47,7 @@ from pytest_lifecycle.fileops import FileOp, FileOps, Injection, durable_replace
 from pytest_lifecycle.surface import short_repr
 
 from . import _checkpoint_crash as crash
-from ._checkpoint_machine import checkpoint_machine
+from ._checkpoint_machine import CheckpointStoreMachine
 from ._checkpoint_support import (
     Snapshots,
     apply,
@@ -64,7 +64,9 @@ from ._crash_child import child_ok, start_harness
 __all__ = [
     "test_ck01_model_conformance",
     "test_ck01_restart_returns_every_field",
+    "test_ck02_model_conformance",
     "test_ck02_skip_index_leaves_index_untouched",
+    "test_ck03_model_conformance",
     "test_ck03_touch_updated_at",
     "test_ck04_concurrent_saves_use_distinct_temp_files",
     "test_ck04_failed_saves_leave_no_temp_files",
@@ -241,11 +243,12 @@ def test_ck01_restart_returns_every_field(lifecycle_kit: Kit, checkpoint_stores:
 
 @pytest.mark.rule("CK-01")
 def test_ck01_model_conformance(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores) -> None:
-    """CK-01 (§2), with CK-02 and CK-03: a Hypothesis state machine over
-    save / save(skip_index) / save(touch_updated_at=False) / mutate under ``lock_for`` /
-    checkpoint activity / stop / restart / load / index, checked against a model of
-    what may be on disk and in the index."""
-    run_machine(checkpoint_machine(lifecycle_kit, checkpoint_stores), lifecycle_kit)
+    """CK-01 (§2): a Hypothesis state machine over save / save(skip_index) /
+    save(touch_updated_at=False) / mutate under ``lock_for`` / checkpoint activity /
+    stop / restart / load / index; every ``load`` returns a state the model says
+    may be on disk (CK-02's and CK-03's invariants have tests of their own)."""
+    machine = CheckpointStoreMachine.configured(lifecycle_kit, checkpoint_stores, checks="CK-01")
+    run_machine(machine, lifecycle_kit)
 
 
 # -- CK-02 -------------------------------------------------------------------------
@@ -308,6 +311,14 @@ def test_ck02_skip_index_leaves_index_untouched(lifecycle_kit: Kit, checkpoint_s
         expected,
         f"index() after full saves of both and a restart (CK/index-rebuild: {branch})",
     )
+
+
+@pytest.mark.rule("CK-02")
+def test_ck02_model_conformance(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores) -> None:
+    """CK-02 (§2): the state machine of CK-01, checking what ``index()`` lists after every
+    step against the model: only full saves index, under either branch of CK/index-rebuild."""
+    machine = CheckpointStoreMachine.configured(lifecycle_kit, checkpoint_stores, checks="CK-02")
+    run_machine(machine, lifecycle_kit)
 
 
 def _observe_index_rebuild(
@@ -377,6 +388,14 @@ def test_ck03_touch_updated_at(lifecycle_kit: Kit, checkpoint_stores: Checkpoint
         session.updated_at >= advanced,
         f"updated_at went back from {advanced!r} to {session.updated_at!r} on a default save",
     )
+
+
+@pytest.mark.rule("CK-03")
+def test_ck03_model_conformance(lifecycle_kit: Kit, checkpoint_stores: CheckpointStores) -> None:
+    """CK-03 (§2): the state machine of CK-01, checking ``updated_at`` around every save:
+    kept by ``touch_updated_at=False``, advanced by a default save once the clock moved on."""
+    machine = CheckpointStoreMachine.configured(lifecycle_kit, checkpoint_stores, checks="CK-03")
+    run_machine(machine, lifecycle_kit)
 
 
 # -- CK-04 -------------------------------------------------------------------------

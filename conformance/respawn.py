@@ -44,10 +44,12 @@ from typing import Any, Final
 
 import pytest
 
-from pytest_lifecycle import InjectedFailure, Kit, RuleViolation, unwrap
+from pytest_lifecycle import InjectedFailure, Kit, RuleViolation, run_machine, unwrap
 from pytest_lifecycle.doubles.sources import GatedSources
 from pytest_lifecycle.leaks import Growth, check_growth, provider_growth
 from pytest_lifecycle.parking import WatchedTask, check_still_waiting, spawn_watched
+
+from ._respawn_machine import RespawnMachine
 
 __all__ = [
     "test_rs01_installed_elsewhere_is_refused",
@@ -67,6 +69,7 @@ __all__ = [
     "test_rs07_entry_kept_while_queued_and_dropped_after_the_last",
     "test_rs07_every_outcome_leaves_no_entry",
     "test_rs07_failed_respawn_does_not_wedge_the_queue",
+    "test_rs07_random_sequences_leave_no_entry",
 ]
 
 Key = tuple[str, str]
@@ -711,6 +714,15 @@ def test_rs07_every_outcome_leaves_no_entry(respawn: Any, respawn_sources: Gated
     for what, run in outcomes:
         run()
         kit.expect(mgr.lock_table_size(), baseline, f"lock_table_size() after a respawn that {what}")
+
+
+@pytest.mark.rule("RS-07")
+def test_rs07_random_sequences_leave_no_entry(respawn_factory: Callable[..., Any], lifecycle_kit: Kit) -> None:
+    """RS-07 (§1b): random sequences of installs and respawns — successes, failed starts,
+    refusals — over keys sharing a name or a workspace, checked against the sequential model
+    (``conformance/models/respawn.py``): the lock table is back to its baseline after every
+    respawn, and a failed start never wedges the next respawn of its key."""
+    run_machine(RespawnMachine.configured(lifecycle_kit, respawn_factory), lifecycle_kit)
 
 
 def _churn_keys(prefix: str, count: int) -> list[tuple[Key, str]]:

@@ -43,7 +43,10 @@ import pytest
 from pytest_lifecycle import GatedAgent, Kit, Task, unwrap
 from pytest_lifecycle.leaks import Growth, check_growth, provider_growth
 
-from ._session_lifecycle_machine import (
+from ._session_lifecycle_machine import check_still_waiting as _still_waiting
+from ._session_lifecycle_machine import start_call as _start_parked
+from ._session_lifecycle_machine import test_lc17_model_conformance
+from .models.session_lifecycle import (
     ADOPTED_MERGE,
     ADOPTION,
     DRAIN_RETRY,
@@ -52,10 +55,7 @@ from ._session_lifecycle_machine import (
     FORGOTTEN,
     TURN_AGENT,
     UNOWNED,
-    test_lc17_model_conformance,
 )
-from ._session_lifecycle_machine import check_still_waiting as _still_waiting
-from ._session_lifecycle_machine import start_call as _start_parked
 
 __all__ = [
     "test_lc01_falsy_session_ids_are_noops",
