@@ -358,7 +358,7 @@ class Kit:
                 fn()
             except BaseException as exc:  # reported below, after every cleanup ran
                 errors.append(exc)
-        stuck = self.runner.close(HUNG_GRACE if failed else None)
+        stuck = self.runner.close(HUNG_GRACE if failed else None, failed=failed)
         # Cleanups (an event loop's thread, say) may have named some already.
         self.abandoned += [f"{t.thread_name or 'lifecycle-call'}: {t.what}" for t in stuck]
         self.abandoned += [

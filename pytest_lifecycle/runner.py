@@ -199,19 +199,24 @@ class Runner:
         with self._lock:
             return [t for t in self._tasks if not t.done]
 
-    def close(self, grace: float | None = None) -> list[Task[Any]]:
+    def close(self, grace: float | None = None, *, failed: bool = False) -> list[Task[Any]]:
         """Stop the workers; return the tasks still running after *grace*.
 
         Callers release every gate first, so a well-behaved provider finishes
         at once; what is still running then is a provider that hung on its own.
         A hang the test already reported is not waited for again: it costs
-        one timeout, not two.
+        one timeout, not two -- and once the test *failed*, not even the grace.
         """
         if grace is None:
             grace = HUNG_GRACE if any(t.reported_hung for t in self.running()) else self.timeout
         # One deadline for all: each stuck task must not cost a full timeout.
+        # The grace is for calls the opened gates let finish; a hang the failed test reported is stuck.
         deadline = time.monotonic() + grace
-        stuck = [t for t in self.running() if not t.wait(max(0.0, deadline - time.monotonic()))]
+        stuck = [
+            t
+            for t in self.running()
+            if (failed and t.reported_hung) or not t.wait(max(0.0, deadline - time.monotonic()))
+        ]
         limit = max(0.0, deadline - time.monotonic())
         with self._lock:
             self._closed = True
