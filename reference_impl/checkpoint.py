@@ -1,7 +1,7 @@
 """Reference checkpoint store: the checkpoint-race contract (CK-01..CK-12).
 
-* Every write goes through :func:`_atomic_write` (unique temp file, fsync,
-  ``os.replace``, fsync of the directory): after any crash the file is the old
+* Every write goes through :meth:`CheckpointStore.write_file` (unique temp
+  file, fsync, ``os.replace``, fsync of the directory): after any crash the file is the old
   or the new version, never torn or missing (CK-04, CK-05).
 * A save runs entirely under the session's writer lock: each file on disk is a
   state that existed at a lock release, and saves land in lock order (CK-07,
@@ -149,7 +149,7 @@ class Session:
     @property
     def path(self) -> Path:
         """The session's file, ``<store>/<session_id>.json``."""
-        return self._store._session_path(self._session_id)
+        return self._store.path_of(self._session_id)
 
     def save(self, *, skip_index: bool = False, touch_updated_at: bool = True) -> None:
         """Write this session atomically and durably (CK-01, CK-04, CK-05, CK-08).
@@ -160,27 +160,31 @@ class Session:
         :raises OSError: the write failed; the previous file is intact.
         :raises TypeError: a field holds a value the store could not load back.
         """
-        self._store._save(self, skip_index=skip_index, touch_updated_at=touch_updated_at)
-
-    def _record(self, updated_at: float) -> dict[str, Any]:
-        return {
-            "session_id": self._session_id,
-            "title": self.title,
-            "messages": self.messages,
-            "pending_user_message": self.pending_user_message,
-            "pending_started_at": self.pending_started_at,
-            "active_stream_id": self.active_stream_id,
-            "updated_at": updated_at,
-        }
+        self._store.save_session(self, skip_index=skip_index, touch_updated_at=touch_updated_at)
 
 
-@final
 class CheckpointStore:
     """Sessions persisted as one JSON file each in a directory, plus an index.
 
     A new store over the same directory is a restart: it sees exactly what
     earlier saves made durable (CK-01, CK-08). One live store per directory is
     the supported deployment; the index lock is in-process.
+
+    Extension points (the mutant catalogue overrides these; each is one
+    decision of the contract):
+
+    - :meth:`check_session_id` -- which ids are safe file names (CK-10);
+    - :meth:`path_of` -- the file of a session id (CK-10);
+    - :meth:`session_record` -- what a save writes: every field (CK-01, CK-08);
+    - :meth:`save_session` -- one save, under the writer lock (CK-02, CK-03,
+      CK-07, CK-09);
+    - :meth:`write_file`, built from :meth:`open_temp_file`,
+      :meth:`sync_file`, :meth:`discard_temp_file` and
+      :meth:`sync_directory` -- the one write path (CK-04, CK-05);
+    - :meth:`update_index`, :meth:`read_index`, :meth:`write_index` -- the
+      index's read-modify-write under the store-wide lock (CK-12);
+    - :meth:`loads_cleanly` -- whether :meth:`index` lists a session (CK-11);
+    - :meth:`new_checkpointer` -- the background saver (see :class:`Checkpointer`).
     """
 
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
@@ -203,10 +207,10 @@ class CheckpointStore:
         :raises ValueError: ``session_id`` is not a safe file name (CK-10).
         :raises TypeError: ``title`` or ``messages`` could not be saved.
         """
-        sid = _check_session_id(session_id)
+        sid = self.check_session_id(session_id)
         now = float(self._clock())
         session = Session(self, sid, title=title, messages=list(messages), updated_at=now)
-        _validated(session._record(now))
+        _validated(self.session_record(session, now))
         return session
 
     def load(self, session_id: str) -> Session | None:
@@ -217,9 +221,9 @@ class CheckpointStore:
         :raises ValueError: ``session_id`` is not a safe file name (CK-10).
         :raises CorruptSessionError: the file is truncated or malformed (CK-11).
         """
-        sid = _check_session_id(session_id)
+        sid = self.check_session_id(session_id)
         try:
-            record = _read_record(self._session_path(sid), sid)
+            record = _read_record(self.path_of(sid), sid)
         except FileNotFoundError:
             return None
         # Only the known fields: keys a newer writer added are ignored, not fatal.
@@ -233,8 +237,8 @@ class CheckpointStore:
         no longer loads is skipped (CK-11); checking costs one read per entry.
         """
         with self._index_lock:
-            entries = list(self._read_index().values())
-        loadable = [entry for entry in entries if self._loads_cleanly(entry["session_id"])]
+            entries = list(self.read_index().values())
+        loadable = [entry for entry in entries if self.loads_cleanly(entry["session_id"])]
         return sorted(loadable, key=lambda entry: (-entry["updated_at"], entry["session_id"]))
 
     def lock_for(self, session_id: str) -> threading.RLock:
@@ -245,7 +249,7 @@ class CheckpointStore:
 
         :raises ValueError: ``session_id`` is not a safe file name (CK-10).
         """
-        sid = _check_session_id(session_id)
+        sid = self.check_session_id(session_id)
         with self._locks_guard:
             lock = self._locks.get(sid)
             if lock is None:
@@ -262,17 +266,36 @@ class CheckpointStore:
             raise ValueError(f"session {session.session_id!r} belongs to another store")
         if not (math.isfinite(interval) and interval > 0):
             raise ValueError(f"checkpoint interval must be positive seconds, got {interval!r}")
-        return Checkpointer(session, self.lock_for(session.session_id), interval)
+        return self.new_checkpointer(session, self.lock_for(session.session_id), interval)
 
-    def _write(self, target: Path, data: bytes) -> None:
-        # The store's one write path: session files and the index alike are
-        # replaced atomically and durably (CK-04, CK-05).
-        _atomic_write(target, data)
+    # -- extension points -----------------------------------------------------------
 
-    def _session_path(self, sid: str) -> Path:
-        return self._dir / f"{sid}.json"
+    def new_checkpointer(self, session: Session, lock: threading.RLock, interval: float) -> Checkpointer:
+        """A started :class:`Checkpointer` of ``session``, which takes ``lock`` to save."""
+        return Checkpointer(session, lock, interval)
 
-    def _save(self, session: Session, *, skip_index: bool, touch_updated_at: bool) -> None:
+    def check_session_id(self, session_id: object) -> str:
+        """``session_id`` if it is a safe file name, else ``ValueError`` (CK-10)."""
+        return _check_session_id(session_id)
+
+    def path_of(self, session_id: str) -> Path:
+        """The file of a (checked) session id: ``<store>/<session_id>.json``."""
+        return self._dir / f"{session_id}.json"
+
+    def session_record(self, session: Session, updated_at: float) -> dict[str, Any]:
+        """The on-disk record of ``session``: every field, pending ones included (CK-01, CK-08)."""
+        return {
+            "session_id": session.session_id,
+            "title": session.title,
+            "messages": session.messages,
+            "pending_user_message": session.pending_user_message,
+            "pending_started_at": session.pending_started_at,
+            "active_stream_id": session.active_stream_id,
+            "updated_at": updated_at,
+        }
+
+    def save_session(self, session: Session, *, skip_index: bool, touch_updated_at: bool) -> None:
+        """What :meth:`Session.save` does (its flags: CK-02, CK-03)."""
         sid = session.session_id
         # The whole save, not only the snapshot, runs under the writer lock: the
         # snapshot is a state at a lock release (CK-07), and saves cannot land
@@ -280,14 +303,96 @@ class CheckpointStore:
         with self.lock_for(sid):
             previous = session.updated_at
             updated_at = self._next_updated_at(previous) if touch_updated_at else previous
-            record = _validated(session._record(updated_at))
-            self._write(self._session_path(sid), _encode(record))
+            record = _validated(self.session_record(session, updated_at))
+            self.write_file(self.path_of(sid), _encode(record))
             # Only a save that reached disk moves the in-memory timestamp.
             session.updated_at = updated_at
             if not skip_index:
                 # Still under the writer lock: index entries of one session land
                 # in save order too.
-                self._put_index_entry(_index_entry(record))
+                self.update_index(_index_entry(record))
+
+    def write_file(self, target: Path, data: bytes) -> None:
+        """Replace ``target`` with ``data``: old or new after any crash (CK-04, CK-05).
+
+        The one write path for session files and the index. On error the old
+        file is untouched, the temp file is removed and the error propagates.
+        The ``os`` functions are looked up at call time so that the kit can
+        wrap them.
+        """
+        fd, temp_name = self.open_temp_file(target)
+        try:
+            try:
+                remaining = memoryview(data)
+                while remaining:  # os.write may write less than asked
+                    remaining = remaining[os.write(fd, remaining) :]
+                # Durable before visible: without this fsync a power loss after
+                # the rename can leave an empty or partial file under the final name.
+                self.sync_file(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp_name, target)
+        except BaseException:
+            self.discard_temp_file(temp_name)
+            raise
+        # The rename lives in the directory: until it is fsynced a power loss
+        # can bring back the old name. An error here propagates; the new version
+        # is visible but not known to be durable.
+        self.sync_directory(target.parent)
+
+    def open_temp_file(self, target: Path) -> tuple[int, str]:
+        """A new temp file next to ``target``: its descriptor and name (CK-04).
+
+        A fresh name per write, so concurrent saves never share a temp file;
+        the same directory, so ``os.replace`` is an atomic rename, never a copy.
+        """
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+
+    def sync_file(self, fd: int) -> None:
+        """Make the data written to ``fd`` durable; an error propagates (CK-05).
+
+        Never retried: after a failed fsync the kernel may have dropped the
+        dirty pages, and only writing the file again recovers.
+        """
+        os.fsync(fd)
+
+    def discard_temp_file(self, temp_name: str) -> None:
+        """Remove the temp file of a failed write: none is left behind (CK-04)."""
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+
+    def sync_directory(self, directory: Path) -> None:
+        """Make a rename in ``directory`` durable (CK-05)."""
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def update_index(self, entry: dict[str, Any]) -> None:
+        """Put ``entry`` in the index, replacing the session's previous one (CK-02, CK-12).
+
+        A read-modify-write of the whole file under one store-wide lock: two
+        sessions saved at once cannot both start from the same old index.
+        """
+        with self._index_lock:
+            entries = self.read_index()
+            entries[entry["session_id"]] = entry
+            self.write_index(entries)
+
+    def write_index(self, entries: Mapping[str, dict[str, Any]]) -> None:
+        """Replace the index file with ``entries``; the caller holds the index lock."""
+        self.write_file(self._index_path, _encode(list(entries.values())))
+
+    def loads_cleanly(self, session_id: str) -> bool:
+        """Whether :meth:`index` lists ``session_id``: its file loads (CK-11's SHOULD)."""
+        try:
+            _read_record(self.path_of(session_id), session_id)
+        except (OSError, CorruptSessionError):
+            return False
+        return True
+
+    # -- internals ---------------------------------------------------------------
 
     def _next_updated_at(self, previous: float) -> float:
         # "A default save advances it" (CK-03) even if the injected clock stood
@@ -295,16 +400,8 @@ class CheckpointStore:
         # otherwise the smallest float past the previous value.
         return max(float(self._clock()), math.nextafter(previous, math.inf))
 
-    def _put_index_entry(self, entry: dict[str, Any]) -> None:
-        # Read-modify-write of the whole file under one store-wide lock: two
-        # sessions saved at once cannot both start from the same old index (CK-12).
-        with self._index_lock:
-            entries = self._read_index()
-            entries[entry["session_id"]] = entry
-            self._write(self._index_path, _encode(list(entries.values())))
-
-    def _read_index(self) -> dict[str, dict[str, Any]]:
-        """The index by session id; the caller holds ``_index_lock``."""
+    def read_index(self) -> dict[str, dict[str, Any]]:
+        """The index by session id; the caller holds the index lock (CK-12)."""
         try:
             raw = self._index_path.read_bytes()
         except FileNotFoundError:
@@ -336,21 +433,20 @@ class CheckpointStore:
                 entries[sid] = _index_entry(_read_record(path, sid))
         return entries
 
-    def _loads_cleanly(self, sid: str) -> bool:
-        try:
-            _read_record(self._session_path(sid), sid)
-        except (OSError, CorruptSessionError):
-            return False
-        return True
 
-
-@final
 class Checkpointer:
     """Saves one session in the background while it streams (CK-06, CK-07, CK-09).
 
     A tick saves (``skip_index=True``, under the writer lock) only if
     :meth:`notify_activity` was called since the last save: no activity, no
     save; each burst, at least one. The final save is the caller's, after stop.
+
+    Extension points (the mutant catalogue overrides these):
+
+    - :meth:`needs_checkpoint` -- whether a tick saves (CK-06);
+    - :meth:`wait_for_writer_lock` -- how a tick waits for the writer lock
+      while stop() may be called (CK-06's SHOULD);
+    - :meth:`join_worker` -- how stop() waits for the thread (CK-09).
     """
 
     def __init__(self, session: Session, lock: threading.RLock, interval: float) -> None:
@@ -385,8 +481,36 @@ class Checkpointer:
         still writing would let it overwrite the caller's final save (CK-09).
         """
         self._stopping.set()
-        self._thread.join()
+        self.join_worker(self._thread)
         return self._saves
+
+    @property
+    def interval(self) -> float:
+        """Seconds between ticks."""
+        return self._interval
+
+    def needs_checkpoint(self, activity: int, saved_activity: int) -> bool:
+        """Whether a tick saves: only after activity since the last save (CK-06)."""
+        return activity != saved_activity
+
+    def wait_for_writer_lock(self, lock: threading.RLock, stopping: threading.Event) -> bool:
+        """Take ``lock``; give up (``False``) once ``stopping`` is set (CK-06's SHOULD).
+
+        The caller of stop() may hold the writer lock: a tick waiting for it
+        without looking at ``stopping`` would make stop() wait for that caller.
+        """
+        while not lock.acquire(timeout=min(self._interval, _LOCK_POLL_SECONDS)):
+            if stopping.is_set():
+                return False
+        return True
+
+    def join_worker(self, worker: threading.Thread) -> None:
+        """Wait for the thread to end (CK-09).
+
+        Unbounded on purpose: returning while a save is still writing would
+        let it overwrite the caller's final save.
+        """
+        worker.join()
 
     def _run(self) -> None:
         # Event.wait rather than sleep: stop() wakes the thread at once.
@@ -399,9 +523,8 @@ class Checkpointer:
                 )
 
     def _checkpoint_if_active(self) -> None:
-        while not self._lock.acquire(timeout=min(self._interval, _LOCK_POLL_SECONDS)):
-            if self._stopping.is_set():
-                return
+        if not self.wait_for_writer_lock(self._lock, self._stopping):
+            return
         try:
             # Re-checked under the lock: once stop() is called no save may start,
             # so nothing lands after it returns (CK-09).
@@ -411,7 +534,7 @@ class Checkpointer:
             # completed, so the snapshot below contains it.
             with self._activity_lock:
                 activity = self._activity
-            if activity == self._saved_activity:
+            if not self.needs_checkpoint(activity, self._saved_activity):
                 return  # no activity, no save (CK-06)
             self._session.save(skip_index=True)
             self._saved_activity = activity
@@ -501,38 +624,3 @@ def _index_entry(record: Mapping[str, Any]) -> dict[str, Any]:
 def _encode(document: object) -> bytes:
     # ASCII-escaped JSON: any str round-trips, lone surrogates included.
     return json.dumps(document, ensure_ascii=True).encode("ascii")
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data``: old or new after any crash (CK-04, CK-05).
-
-    The one write path for session files and the index. On error the old file
-    is untouched, the temp file is removed and the error propagates. The
-    ``os`` functions are looked up at call time so that the kit can wrap them.
-    """
-    # A fresh name per write: concurrent saves never share a temp file (CK-04).
-    # Same directory, so os.replace is an atomic rename, never a copy.
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        try:
-            remaining = memoryview(data)
-            while remaining:  # os.write may write less than asked
-                remaining = remaining[os.write(fd, remaining) :]
-            # Durable before visible: without this fsync a power loss after the
-            # rename can leave an empty or partial file under the final name.
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    # The rename lives in the directory: until it is fsynced a power loss can
-    # bring back the old name. An error here propagates; the new version is
-    # visible but not known to be durable.
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

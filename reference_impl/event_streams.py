@@ -203,20 +203,37 @@ class MemoryStorage:
 
 
 class Subscriber:
-    """One ``subscribe()``: its own queue, filled by the stream (ST-04)."""
+    """One ``subscribe()``: its own queue, filled by the stream (ST-04).
+
+    Extension points (the mutant catalogue overrides these):
+
+    - :meth:`wants` -- which events this subscriber delivers (ST-05);
+    - :meth:`push` -- a live event from the stream, delivered if wanted;
+      :meth:`deliver` queues an event for the reader, :meth:`end` queues the
+      end behind what is queued, :meth:`cancel` drops the queue and stops.
+    """
 
     def __init__(self, stream: EventStream, after: int | None, history: list[Event]) -> None:
         self._stream = stream
         self._after = after
-        self._queue: deque[Any] = deque(e for e in history if after is None or e.cursor > after)
+        self._queue: deque[Any] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._error: StreamError | None = None
         self._done = False
+        self._queue.extend(e for e in history if self.wants(e))
+
+    def wants(self, event: Event) -> bool:
+        """Whether this subscriber delivers *event*: its cursor is above ``after`` (ST-05)."""
+        return self._after is None or event.cursor > self._after
 
     def push(self, event: Event) -> None:
-        # Live events go through the same filter as history (ST-05).
-        if self._after is None or event.cursor > self._after:
-            self._queue.append(event)
+        """A live event: it goes through the same filter as history (ST-05)."""
+        if self.wants(event):
+            self.deliver(event)
+
+    def deliver(self, event: Event) -> None:
+        """Queue *event* for the reader and wake it."""
+        self._queue.append(event)
         self._wake()
 
     def end(self, error: StreamError | None = None) -> None:
@@ -250,14 +267,28 @@ class Subscriber:
             finally:
                 self._waiter = None
 
-    async def aclose(self) -> None:
+    def cancel(self) -> None:
+        """Stop now: what is queued is dropped and the iteration ends."""
         self._done = True
         self._queue.clear()
         self._stream._subscribers.discard(self)
 
+    async def aclose(self) -> None:
+        self.cancel()
+
 
 class EventStream:
-    """One append-only stream of a registry."""
+    """One append-only stream of a registry.
+
+    Extension points (the mutant catalogue overrides these):
+
+    - :attr:`subscriber_class` -- what :meth:`subscribe` returns (ST-04, ST-05);
+    - :meth:`publish` -- how durable events and the end reach the subscribers
+      (ST-04, ST-06);
+    - the surface itself (``emit``, ``close``, ``subscribe``, ``last_cursor``),
+      with :attr:`newest_cursor` and :attr:`newest_at` to read the stream's
+      position without a state check.
+    """
 
     subscriber_class: type[Subscriber] = Subscriber
 
@@ -266,6 +297,7 @@ class EventStream:
         self._registry = registry
         self._events: deque[Event] = deque(loaded.events)
         self._last: int | None = loaded.events[-1].cursor if loaded.events else None
+        #: When the newest event was emitted (clock time), kept past its TTL.
         self._last_at: float | None = loaded.events[-1].at if loaded.events else None
         self._closed = loaded.closed
         self._closed_at = loaded.closed_at
@@ -274,6 +306,16 @@ class EventStream:
         self._subscribers: weakref.WeakSet[Subscriber] = weakref.WeakSet()
 
     # -- state --------------------------------------------------------------------
+
+    @property
+    def newest_cursor(self) -> int | None:
+        """The highest cursor emitted (``None`` before the first); no state check."""
+        return self._last
+
+    @property
+    def newest_at(self) -> float | None:
+        """When the newest event was emitted (clock time), even once it expired."""
+        return self._last_at
 
     @property
     def state(self) -> State:
@@ -320,10 +362,7 @@ class EventStream:
             self._last, self._last_at = cursor, now
             if close:
                 self._closed, self._closed_at = True, now
-            for subscriber in list(self._subscribers):
-                subscriber.push(event)
-                if close:
-                    subscriber.end()
+            self.publish(list(self._subscribers), [event], end=close)
             return cursor
 
     async def close(self) -> None:
@@ -336,7 +375,18 @@ class EventStream:
             now = self._registry.clock()
             await self._registry.storage.close(self.id, now)
             self._closed, self._closed_at = True, now
-            for subscriber in list(self._subscribers):
+            self.publish(list(self._subscribers), [], end=True)
+
+    def publish(self, subscribers: list[Subscriber], events: list[Event], *, end: bool) -> None:
+        """Hand durable *events*, then the end if *end*, to each subscriber (ST-04, ST-06).
+
+        Every subscriber gets every event, each in its own queue, and the end
+        only behind the events: nothing queued before a close is lost.
+        """
+        for subscriber in subscribers:
+            for event in events:
+                subscriber.push(event)
+            if end:
                 subscriber.end()
 
     def subscribe(self, *, after: int | None = None) -> AsyncIterator[Payload]:
@@ -375,7 +425,12 @@ class EventStream:
 
 
 class StreamRegistry:
-    """Streams by id: ``get_or_create``, ``get``, ``delete`` (ST-08)."""
+    """Streams by id: ``get_or_create``, ``get``, ``delete`` (ST-08).
+
+    Extension points (the mutant catalogue overrides these): :attr:`stream_class`,
+    :attr:`check_id` (ST-12), :meth:`create_stream` (the create half of
+    ``get_or_create``) and the surface (``get_or_create``, ``get``, ``delete``).
+    """
 
     stream_class: type[EventStream] = EventStream
     #: Refuses ids with ``/``, ``\\``, NUL or ``..`` (ST-12).
@@ -449,10 +504,18 @@ class StreamRegistry:
             found = await self._find(stream_id)
             if isinstance(found, EventStream):
                 return found
-            await self.storage.create(stream_id)
-            stream = self.stream_class(self, stream_id, Loaded([], False))
-            self._streams[stream_id] = stream
-            return stream
+            return await self.create_stream(stream_id)
+
+    async def create_stream(self, stream_id: str) -> EventStream:
+        """A fresh, empty stream *stream_id* in place of none or a gone one.
+
+        ``get_or_create`` calls it under the registry lock, after finding no
+        live stream: two first callers cannot both create one (ST-08).
+        """
+        await self.storage.create(stream_id)
+        stream = self.stream_class(self, stream_id, Loaded([], False))
+        self._streams[stream_id] = stream
+        return stream
 
     async def get(self, stream_id: str) -> EventStream:
         """The stream *stream_id*; :class:`StreamNotFound` or :class:`StreamGone` otherwise."""
@@ -517,7 +580,7 @@ def decode_log(data: bytes, where: str) -> tuple[list[dict[str, Any]], int]:
     while offset < len(data):
         end = data.find(b"\n", offset)
         line = data[offset : end if end >= 0 else len(data)]
-        record = _decode_line(line) if end >= 0 else None
+        record = decode_record(line) if end >= 0 else None
         if record is None:
             if end < 0 or end == len(data) - 1:
                 break  # torn last record (a crash mid-write): dropped
@@ -527,7 +590,8 @@ def decode_log(data: bytes, where: str) -> tuple[list[dict[str, Any]], int]:
     return records, offset
 
 
-def _decode_line(line: bytes) -> dict[str, Any] | None:
+def decode_record(line: bytes) -> dict[str, Any] | None:
+    """The record of one log line (without its newline); ``None`` if it is torn or damaged."""
     if len(line) < 10 or line[8:9] != b" ":
         return None
     body = line[9:]
@@ -584,13 +648,19 @@ class FileStorage:
     and, once closed, a terminal ``{"close": time}``; ``<stem>.gone`` is a
     tombstone.  File work runs in a thread (``asyncio.to_thread``), so the
     loop is never blocked by an fsync.
+
+    Extension points (the mutant catalogue overrides these): :meth:`paths_of`
+    (ST-12), :meth:`claim_writer` and :meth:`drop_torn_tail` (ST-11),
+    :meth:`sync_log` (ST-10), :attr:`decode` (ST-11) and the storage surface
+    (``lookup``, ``append``, ``close``, ...).
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._logs: dict[str, _Log] = {}
 
-    def _paths(self, stream_id: str) -> tuple[Path, Path]:
+    def paths_of(self, stream_id: str) -> tuple[Path, Path]:
+        """The log and the tombstone of *stream_id*, inside the directory (ST-12)."""
         stem = file_stem(stream_id)
         return self.directory / (stem + LOG_SUFFIX), self.directory / (stem + TOMBSTONE_SUFFIX)
 
@@ -611,7 +681,7 @@ class FileStorage:
                 fd = held.fd
                 held.fd = -1
             else:
-                self._lock(fd, stream_id, path)
+                self.claim_writer(fd, stream_id, path)
         except BaseException:
             if fd >= 0:
                 os.close(fd)
@@ -621,7 +691,7 @@ class FileStorage:
         self._logs[stream_id] = log
         return log
 
-    def _lock(self, fd: int, stream_id: str, path: Path) -> None:
+    def claim_writer(self, fd: int, stream_id: str, path: Path) -> None:
         """One writer per stream: refuse a log another process holds (ST-11)."""
         if fcntl is None:  # pragma: no cover - Windows
             return
@@ -637,13 +707,13 @@ class FileStorage:
     #: Reads a log: torn last record dropped, damaged earlier one an error (ST-11).
     decode = staticmethod(decode_log)
 
-    def _drop_torn_tail(self, log: _Log, whole: int) -> None:
-        # New records must follow whole ones, not the remains of a torn one.
-        os.ftruncate(log.fd, whole)
-        os.fsync(log.fd)
+    def drop_torn_tail(self, fd: int, whole: int) -> None:
+        """Cut the log at *whole* bytes: new records follow whole ones, not a torn one (ST-11)."""
+        os.ftruncate(fd, whole)
+        os.fsync(fd)
 
     def _lookup(self, stream_id: str) -> Loaded | Literal["gone"] | None:
-        log_path, gone_path = self._paths(stream_id)
+        log_path, gone_path = self.paths_of(stream_id)
         if gone_path.exists():
             return "gone"
         if not log_path.exists():
@@ -652,7 +722,7 @@ class FileStorage:
         data = os.pread(log.fd, os.fstat(log.fd).st_size, 0)
         records, whole = self.decode(data, str(log_path))
         if whole < len(data):
-            self._drop_torn_tail(log, whole)
+            self.drop_torn_tail(log.fd, whole)
         events: list[Event] = []
         closed_at: float | None = None
         for record in records:
@@ -666,7 +736,7 @@ class FileStorage:
         return await asyncio.to_thread(self._lookup, stream_id)
 
     def _create(self, stream_id: str) -> None:
-        log_path, gone_path = self._paths(stream_id)
+        log_path, gone_path = self.paths_of(stream_id)
         self._open(stream_id, log_path, create=True)
         # The tombstone goes only once the new log exists (a crash between
         # leaves both: the tombstone wins and the stream stays deleted).
@@ -685,7 +755,11 @@ class FileStorage:
         view = memoryview(data)
         while view:
             view = view[os.write(log.fd, view) :]
-        os.fsync(log.fd)
+        self.sync_log(log.fd)
+
+    def sync_log(self, fd: int) -> None:
+        """Make what was appended to the log durable before emit returns (ST-10)."""
+        os.fsync(fd)
 
     async def append(self, stream_id: str, events: list[Event], *, close_at: float | None) -> None:
         try:
@@ -701,7 +775,7 @@ class FileStorage:
         await asyncio.to_thread(self._write, stream_id, encode_record({"close": at}))
 
     def _tombstone(self, stream_id: str) -> None:
-        log_path, gone_path = self._paths(stream_id)
+        log_path, gone_path = self.paths_of(stream_id)
         fd = os.open(gone_path, os.O_WRONLY | os.O_CREAT, 0o644)
         try:
             os.fsync(fd)

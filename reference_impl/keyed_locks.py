@@ -123,6 +123,11 @@ class KeyedLocks:
     its predecessor -- and they need not take ``_mutex``, which matters
     because garbage collection can run them on a thread already holding it.
     The only strong references are the pins of held locks (``_held``).
+
+    Extension points (the mutant catalogue overrides these):
+
+    - :meth:`new_lock` -- the lock a key gets when no live lock is bound to
+      it: what kind of lock, and whether the registry pins it while held.
     """
 
     def __init__(self) -> None:
@@ -146,13 +151,17 @@ class KeyedLocks:
             self._compact_if_sparse()
             lock = self._table.get(key)
             if lock is None:
-                lock = self._new_lock()
+                lock = self.new_lock()
                 self._table[key] = lock
                 self._high_water = max(self._high_water, len(self._table))
             return lock
 
-    def _new_lock(self) -> KeyedLock:
-        """A fresh lock that pins itself in this registry while held."""
+    def new_lock(self) -> KeyedLock:
+        """A fresh lock for a key that has none (called under the registry mutex).
+
+        Its own ``threading.Lock`` (LK-02, LK-03), pinned in this registry
+        while held (LK-01's SHOULD), referenced by nothing else (LK-07).
+        """
         return KeyedLock(self._held)
 
     def rotate(self, old_key: Hashable, new_key: Hashable, held_lock: KeyedLock) -> None:

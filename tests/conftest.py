@@ -1,15 +1,19 @@
 import os
+from pathlib import PurePosixPath
+from typing import Any
 
 # Imported once here, so in-process pytester runs (which drop the modules a
 # run imports) do not pay for Hypothesis and the suites on every run.
 import hypothesis.stateful
 import hypothesis.strategies  # noqa: F401
+import pytest
 
 import conformance.checkpoint_store
 import conformance.event_streams
 import conformance.keyed_locks
 import conformance.respawn
 import conformance.session_lifecycle  # noqa: F401
+from pytest_lifecycle import CONTRACTS
 
 try:  # the SSE client, kept across in-process runs (the `sse` extra)
     import httpcore  # noqa: F401
@@ -23,3 +27,50 @@ for _variable in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
     os.environ.pop(_variable, None)
 
 pytest_plugins = ["pytester"]
+
+
+#: The tests of ``test_hypothesis.py`` that read its first LC-17 failure (``first_failure``).
+FIRST_FAILURE_TESTS = frozenset(
+    {
+        "test_failure_prints_shrunk_steps_and_replay_command",
+        "test_hypothesis_seed_replays_the_same_failure",
+        "test_example_database_replays_the_failure",
+    }
+)
+
+
+def batch_of(nodeid: str) -> str | None:
+    """The batch a test shares one run with, or None: a batch's tests must run on one xdist worker.
+
+    - ``test_mutants.py``: one run per contract (ids start with ``<contract>/``);
+    - ``test_alternates.py``: one run per mode (ids end with ``-serial``/``-xdist``);
+    - ``test_hypothesis.py``: the first LC-17 failure, read by :data:`FIRST_FAILURE_TESTS`.
+    """
+    path, _, rest = nodeid.partition("::")
+    function, _, param = rest.partition("[")
+    module, param = PurePosixPath(path).name, param.removesuffix("]")
+    contract, mode = param.partition("/")[0], param.rpartition("-")[2]
+    if module == "test_mutants.py" and contract in CONTRACTS:
+        return f"{path}::{contract}"
+    if module == "test_alternates.py" and mode in ("serial", "xdist"):
+        return f"{path}::{mode}"
+    if module == "test_hypothesis.py" and function in FIRST_FAILURE_TESTS:
+        return f"{path}::first-failure"
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # `--dist load` (what `-n` implies), except that a batch's tests go to one
+    # worker, which then runs the batch once.  (`--dist loadgroup` would do it
+    # with `xdist_group` markers, but pytest-xdist 3.8 cannot rename node ids
+    # under pytest 9.)  Batches are scheduled first, as the largest scopes.
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BatchScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return batch_of(nodeid) or nodeid
+
+    return BatchScheduling(config, log)

@@ -5,42 +5,78 @@ contract, serial and under ``pytest -n 2``: every rule must be *passed* --
 not failed, not non-strict -- and the report must show the open choices the
 provider declares it makes.  Together with the reference they take every
 branch of every open choice of the contracts they cover.
+
+The alternates are certified together: one in-process run per mode, each
+with every selected alternate as its own ``--lifecycle-provider`` on the
+rules of its own contract only (a :class:`~tests._runs.Plan`).  The first
+test of a mode starts its run, the others read its report
+(``tests/conftest.py`` schedules a mode's tests on one xdist worker).  The
+``-n 2`` mode is opt-in (marker ``extended``, run by ``.ci/run``).
 """
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_lifecycle import CHOICES, RULES, rules_for
 from reference_impl.provider import CHOICES as REFERENCE_CHOICES
-from tests._runs import run_suite
+from tests._runs import Plan, run_suite
 
-from .alternates import all_alternates
+from .alternates import Alternate, all_alternates
 
 ALTERNATES = all_alternates()
-#: Where ``tests`` is importable from.
-ROOT = Path(__file__).resolve().parent.parent
 assert ALTERNATES, "no alternate-reading providers found: the kit's precision would be untested"
+MODES = {"serial": (), "xdist": ("-n", "2")}
 
 
-def certify(pytester: pytest.Pytester, contract: str, spec: str, *extra: str) -> tuple[pytest.RunResult, dict]:
-    # xdist workers start in pytester's directory with the sys.path the session
-    # started with: this conftest lets them import ``tests.alternates...``.
-    pytester.makeconftest(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n")
-    result, doc = run_suite(pytester, contract, *extra, provider=spec)
-    assert doc, result.stdout.str()
-    return result, doc
+def provider_name(alt: Alternate) -> str:
+    name: str = importlib.import_module(alt.module).provider.name
+    return name
 
 
-@pytest.mark.parametrize("workers", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")])
+class Certifications:
+    """One run per mode certifying every selected alternate, started by the mode's first test."""
+
+    def __init__(self, session: pytest.Session) -> None:
+        self.session = session
+        self.runs: dict[str, tuple[pytest.RunResult, dict[str, Any], Plan]] = {}
+
+    def of(self, pytester: pytest.Pytester, mode: str) -> tuple[pytest.RunResult, dict[str, Any], Plan]:
+        if mode not in self.runs:
+            self.runs[mode] = self._run(pytester, mode)
+        return self.runs[mode]
+
+    def _run(self, pytester: pytest.Pytester, mode: str) -> tuple[pytest.RunResult, dict[str, Any], Plan]:
+        chosen: dict[str, Alternate] = {}
+        for item in self.session.items:
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            if isinstance(params.get("alt"), Alternate) and params.get("mode") == mode:
+                chosen[params["alt"].module] = params["alt"]
+        plan = Plan({provider_name(a): {r.id for r in rules_for(a.contract)} for a in chosen.values()})
+        contracts = sorted({a.contract for a in chosen.values()})
+        specs = [f"{a.module}:provider" for a in chosen.values()]
+        result, doc = run_suite(pytester, contracts, *MODES[mode], provider=specs, plan=plan)
+        assert doc, result.stdout.str()[-4000:]
+        assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()[-4000:]
+        return result, doc, plan
+
+
+@pytest.fixture(scope="session")
+def certifications(request: pytest.FixtureRequest) -> Certifications:
+    return Certifications(request.session)
+
+
+@pytest.mark.parametrize("mode", ["serial", pytest.param("xdist", marks=pytest.mark.extended)])
 @pytest.mark.parametrize("alt", [pytest.param(a, id=f"{a.contract}/{a.name}") for a in ALTERNATES])
-def test_alternate_reading_passes_every_rule(pytester: pytest.Pytester, alt, workers: tuple[str, ...]) -> None:
-    result, doc = certify(pytester, alt.contract, f"{alt.module}:provider", *workers)
-    (name,) = doc["providers"]
-    verdicts = {rule: v["verdict"] for rule, v in doc["providers"][name].items()}
+def test_alternate_reading_passes_every_rule(
+    pytester: pytest.Pytester, certifications: Certifications, alt: Alternate, mode: str
+) -> None:
+    result, doc, plan = certifications.of(pytester, mode)
+    name = provider_name(alt)
+    verdicts = {rule: v["verdict"] for rule, v in doc["providers"].get(name, {}).items()}
     claims = importlib.import_module(alt.module).provider.capabilities
     expected = {
         r.id: "passed" if r.capability is None or r.capability in claims else "not claimed"
@@ -51,8 +87,9 @@ def test_alternate_reading_passes_every_rule(pytester: pytest.Pytester, alt, wor
         + "\n"
         + result.stdout.str()[-3000:]
     )
-    assert result.ret == pytest.ExitCode.OK
-    seen = doc["choices"][name]
+    # Alone, it would pass the run: none of its tests failed.
+    assert not plan.failed(name), plan.failed(name)
+    seen = doc["choices"].get(name, {})
     for choice, branch in alt.choices.items():
         assert seen.get(choice) == [branch], f"{alt.module} declares {choice}={branch}; the kit saw {seen.get(choice)}"
 
@@ -63,6 +100,13 @@ def test_alternates_declare_known_choices() -> None:
         for choice, branch in alt.choices.items():
             assert choice in CHOICES and branch in CHOICES[choice].branches, f"{alt.module}: {choice}={branch}"
             assert CHOICES[choice].contract == alt.contract, f"{alt.module}: {choice} is not a {alt.contract} choice"
+
+
+def test_alternates_have_distinct_provider_names() -> None:
+    names = [provider_name(a) for a in ALTERNATES]
+    assert len(set(names)) == len(names), (
+        f"alternates sharing a provider name (one run cannot tell them apart): {names}"
+    )
 
 
 @pytest.mark.parametrize("choice", list(CHOICES))

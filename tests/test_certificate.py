@@ -23,8 +23,8 @@ from pytest_lifecycle import certificate
 
 SCHEMA = json.loads(resources.files("pytest_lifecycle").joinpath("certificate.schema.json").read_text(encoding="utf-8"))
 REFERENCE = "reference_impl.provider:provider"
-ROTATION_POPS_OLD = "tests.mutants.keyed_locks.rotation_pops_old:provider"
-HELD_LOCK_NOT_PINNED = "tests.mutants.keyed_locks.held_lock_not_pinned:provider"
+ROTATION_POPS_OLD = "tests.mutants.keyed_locks.lk04_rotation_pops_old:provider"
+HELD_LOCK_NOT_PINNED = "tests.mutants.keyed_locks.lk01_held_lock_not_pinned:provider"
 LOCKS_ONLY = """
 from pytest_lifecycle import Provider
 from reference_impl.keyed_locks import factory

@@ -30,7 +30,7 @@ from pytest_lifecycle.render import html, markdown
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ci.md"
 GOOD = "tests.examples.third_party_locks:provider"  # claims keyed_locks only; passes every LK rule
-BROKEN = "tests.mutants.keyed_locks.new_lock_per_call:provider"  # breaks LK-01
+BROKEN = "tests.mutants.keyed_locks.lk01_new_lock_per_call:provider"  # breaks LK-01
 RULES = "--rule LK-01"
 WAIVERS = "lifecycle-waivers.toml"
 

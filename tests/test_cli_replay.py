@@ -21,7 +21,7 @@ import pytest
 from .test_certificate import validate
 
 ROOT = Path(__file__).resolve().parents[1]
-MUTANT = "tests.mutants.keyed_locks.rotation_pops_old:provider"
+MUTANT = "tests.mutants.keyed_locks.lk04_rotation_pops_old:provider"
 NAME = "mutant-rotation-pops-old"
 CI_VARIABLES = (
     "CI",

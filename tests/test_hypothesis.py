@@ -2,20 +2,33 @@
 
 Runs the LC-17 state machine against the mutant only the machine can catch,
 in a subprocess (Hypothesis fixes its storage directory once per process).
+One first failing run (:func:`first_failure`) is shared: its output is
+checked, its seed replayed in a fresh directory, its example database copied
+and replayed (``tests/conftest.py`` keeps the tests that read it on one
+xdist worker).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from pytest_lifecycle.profiles import PROFILES, get_profile
+from tests._runs import NO_SHRINK, Plan, run_suite
 
-MUTANT = "tests.mutants.session_lifecycle.lc17_evict_reports_commit_outcome:provider"
+from .mutants import Mutant, all_mutants
+
+
+def _mutant(rule: str) -> Mutant:
+    """A session_lifecycle mutant that breaks *rule* alone (module names may change)."""
+    return next(m for m in all_mutants() if m.contract == "session_lifecycle" and m.breaks == (rule,))
+
+
+MUTANT = f"{_mutant('LC-17').module}:provider"
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,8 +62,19 @@ def falsifying_steps(result: pytest.RunResult) -> list[str]:
     return [line for line in out[start:] if line.strip().startswith(("state", "E   state"))]
 
 
-def test_failure_prints_shrunk_steps_and_replay_command(pytester: pytest.Pytester) -> None:
-    result = run_lc17(pytester)
+_FIRST: list[tuple[pytest.RunResult, Path]] = []
+
+
+@pytest.fixture
+def first_failure(pytester: pytest.Pytester) -> tuple[pytest.RunResult, Path]:
+    """The first LC-17 failure of this worker (default profile, no seed given) and the directory it ran in."""
+    if not _FIRST:
+        _FIRST.append((run_lc17(pytester), pytester.path))
+    return _FIRST[0]
+
+
+def test_failure_prints_shrunk_steps_and_replay_command(first_failure: tuple[pytest.RunResult, Path]) -> None:
+    result, _ = first_failure
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
@@ -86,19 +110,28 @@ def _hypothesis_ci_profile_derandomizes() -> bool:
         return False
 
 
-def test_hypothesis_seed_replays_the_same_failure(pytester: pytest.Pytester) -> None:
-    first = run_lc17(pytester, "--hypothesis-seed=20261121", "-q")
-    second = run_lc17(pytester, "--hypothesis-seed=20261121", "-q")
-    assert first.ret == second.ret == pytest.ExitCode.TESTS_FAILED
-    assert falsifying_steps(first) == falsifying_steps(second)
-    assert re.search(r"--hypothesis-seed=20261121", first.stdout.str())
+def test_hypothesis_seed_replays_the_same_failure(
+    pytester: pytest.Pytester, first_failure: tuple[pytest.RunResult, Path]
+) -> None:
+    """The seed the first run printed, given back in a directory with no example database, finds the same steps."""
+    first, _ = first_failure
+    seed = re.search(r"--hypothesis-seed=(\S+)", first.stdout.str())
+    assert seed, first.stdout.str()
+    assert not (pytester.path / ".hypothesis").exists()
+    again = run_lc17(pytester, f"--hypothesis-seed={seed[1]}", "-q")
+    assert again.ret == pytest.ExitCode.TESTS_FAILED
+    assert falsifying_steps(again) == falsifying_steps(first)
+    assert f"--hypothesis-seed={seed[1]}" in again.stdout.str()
 
 
-def test_example_database_replays_the_failure(pytester: pytest.Pytester) -> None:
-    first = run_lc17(pytester)
-    examples = pytester.path / ".hypothesis" / "examples"
-    assert first.ret == pytest.ExitCode.TESTS_FAILED
+def test_example_database_replays_the_failure(
+    pytester: pytest.Pytester, first_failure: tuple[pytest.RunResult, Path]
+) -> None:
+    first, where = first_failure
+    examples = where / ".hypothesis" / "examples"
     assert examples.is_dir() and any(examples.rglob("*")), "the failing example was not saved"
+    # A new seed (none given): only the saved example can make it find the same steps.
+    shutil.copytree(where / ".hypothesis", pytester.path / ".hypothesis")
     second = run_lc17(pytester)
     assert second.ret == pytest.ExitCode.TESTS_FAILED
     assert falsifying_steps(second) == falsifying_steps(first)
@@ -138,24 +171,22 @@ def test_profiles_derive_from_the_active_default() -> None:
         get_profile("nonsense")
 
 
+@pytest.mark.extended  # opt-in: .ci/run
 def test_xdist_gives_the_serial_verdicts(pytester: pytest.Pytester) -> None:
-    mutant = "tests.mutants.session_lifecycle.lc05_late_commit_clears_newer:provider"
+    """A mutant's verdicts on the whole contract, state machine included, are the same under ``-n 2``.
+
+    In-process (the workers are processes anyway), without shrinking: the
+    verdicts are the point here, the shrunk steps are checked above.
+    """
+    late_commit = _mutant("LC-05")
+    mutant, name = f"{late_commit.module}:provider", late_commit.provider
     verdicts = []
     for extra in ([], ["-n", "2"]):
-        report = pytester.path / f"verdicts{len(extra)}.json"
-        pytester.runpytest_subprocess(
-            "--pyargs",
-            "conformance.session_lifecycle",
-            "--lifecycle-provider",
-            mutant,
-            "--lifecycle-report",
-            str(report),
-            "-p",
-            "no:cacheprovider",
-            *extra,
-        )
-        doc = json.loads(report.read_text())["providers"]
-        verdicts.append({p: {r: v["verdict"] for r, v in rules.items()} for p, rules in doc.items()})
+        _, doc = run_suite(
+            pytester, "session_lifecycle", "--lifecycle-profile", NO_SHRINK, *extra, provider=mutant,
+            plan=Plan({name: None}),
+        )  # fmt: skip
+        verdicts.append({p: {r: v["verdict"] for r, v in rules.items()} for p, rules in doc["providers"].items()})
     serial, parallel = verdicts
     assert serial == parallel
-    assert serial["mutant-late-commit-clears-newer"]["LC-05"] == "failed"
+    assert serial[name]["LC-05"] == "failed"

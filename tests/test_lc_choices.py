@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle, _Claim, _Session
+from reference_impl.session_lifecycle import MemoryAgent, Segment, SessionLifecycle, SessionState
 from tests._runs import run_suite
 
 
@@ -27,19 +27,18 @@ class FlippingCoordinator(SessionLifecycle):
         super().__init__()
         self._use_handle = True
 
-    def _claim(self, state: _Session, agent: MemoryAgent | None) -> _Claim | None:
-        unowned = bool(state.segments) and state.segments[0].owner is None and not state.in_flight
+    def select_segment(self, state: SessionState, agent: MemoryAgent | None) -> Segment | None:
+        unowned = bool(state.segments) and state.segments[0].owner is None
         if agent is None and unowned and state.handle is not None:
             use, self._use_handle = self._use_handle, not self._use_handle
             if use:
                 agent = state.handle
-        return super()._claim(state, agent)
+        return super().select_segment(state, agent)
 
-    @staticmethod
-    def _drainable(state: _Session) -> bool:
-        # The drain commits without an agent, through _claim, like any commit.
+    def drainable(self, state: SessionState) -> bool:
+        # The drain commits without an agent, through select_segment, like any commit.
         unowned = bool(state.segments) and state.segments[0].owner is None
-        return SessionLifecycle._drainable(state) or (unowned and state.handle is not None)
+        return super().drainable(state) or (unowned and state.handle is not None)
 
 
 flipping = Provider(

@@ -224,6 +224,7 @@ def test_html_report_shows_the_rule_contexts(
     assert "LK-04[tiny]" in pages and "ST-01[tiny]" in pages
 
 
+@pytest.mark.extended  # opt-in: .ci/run
 def test_xdist_gives_the_same_numbers(
     workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]
 ) -> None:
@@ -262,6 +263,7 @@ def test_inside_pytest_cov_no_second_coverage_and_same_report(
     assert comparable(found) == comparable(serial[1])
 
 
+@pytest.mark.extended  # opt-in: .ci/run
 def test_inside_pytest_cov_with_xdist(
     workdir: Path, serial: tuple[subprocess.CompletedProcess[str], dict[str, Any]]
 ) -> None:

@@ -521,8 +521,8 @@ def test_four_contracts_render_well_under_half_a_second() -> None:
 
 # -- real runs -----------------------------------------------------------------------------
 
-MUTANT = "tests.mutants.keyed_locks.new_lock_per_call:provider"  # breaks LK-01, LK-02
-SHOULD_MUTANT = "tests.mutants.keyed_locks.held_lock_not_pinned:provider"  # breaks LK-01's SHOULD only
+MUTANT = "tests.mutants.keyed_locks.lk01_new_lock_per_call:provider"  # breaks LK-01, LK-02
+SHOULD_MUTANT = "tests.mutants.keyed_locks.lk01_held_lock_not_pinned:provider"  # breaks LK-01's SHOULD only
 
 
 def _certify(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any], Path]:

@@ -125,7 +125,7 @@ def test_a_server_that_stops_sending_fails_naming_the_stream_and_the_last_id(pyt
     _result, doc = certify(
         pytester,
         "--lifecycle-provider",
-        "tests.mutants.event_streams.sse_closed_response_never_ends:provider",
+        "tests.mutants.event_streams.sse03_closed_response_never_ends:provider",
         "--lifecycle-timeout",
         "1",
         "-k",

@@ -28,14 +28,21 @@ class Mutant:
     breaks: tuple[str, ...]
     doc: str
     non_strict: tuple[str, ...] = ()
+    #: The name of its Provider: the key of the lifecycle report.
+    provider: str = ""
 
     def expected(self) -> list[tuple[str, str]]:
         """(rule, verdict) pairs the kit must report for this mutant."""
         return [(r, "failed") for r in self.breaks] + [(r, "non-strict") for r in self.non_strict]
 
 
+#: Mutant modules that failed to import (module: error), for ``test_every_mutant_imports``.
+BROKEN: list[str] = []
+
+
 def all_mutants() -> list[Mutant]:
-    """Every mutant module under ``tests/mutants/<contract>/``."""
+    """Every mutant module under ``tests/mutants/<contract>/`` that imports (the others go to :data:`BROKEN`)."""
+    BROKEN.clear()
     return [
         Mutant(
             contract,
@@ -44,6 +51,7 @@ def all_mutants() -> list[Mutant]:
             tuple(getattr(module, "BREAKS", ())),
             (module.__doc__ or "").strip(),
             tuple(getattr(module, "NON_STRICT", ())),
+            module.provider.name,
         )
-        for contract, module in provider_modules(__name__)
+        for contract, module in provider_modules(__name__, BROKEN)
     ]

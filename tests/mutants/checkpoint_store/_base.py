@@ -1,8 +1,9 @@
 """Plumbing shared by the checkpoint-store mutants (not a mutant itself).
 
-Mutants subclass the reference :class:`CheckpointStore` and override one
-method; every write of the store goes through ``CheckpointStore._write``, so a
-mutant of the write path overrides just that.
+Mutants subclass the reference :class:`CheckpointStore` and override one of
+its extension points (listed in its docstring); every write of the store goes
+through ``CheckpointStore.write_file``, so a mutant of the write path
+overrides just that, or one of the steps it is built from.
 """
 
 from __future__ import annotations

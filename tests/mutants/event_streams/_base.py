@@ -1,8 +1,9 @@
 """Plumbing shared by the event-stream mutants (not a mutant itself).
 
 Mutants subclass the reference classes of :mod:`reference_impl.event_streams`
-and override one thing: the stream (``stream_class``), its subscribers
-(``EventStream.subscriber_class``) or the file storage (``storage_class``).
+and override one of their documented extension points: on the registry, the
+stream (``stream_class``), its subscribers (``EventStream.subscriber_class``)
+or the file storage (``storage_class``).
 They are file-backed, like the bundled provider, so every rule but the one
 they break still passes.
 """

@@ -13,11 +13,10 @@ from reference_impl.respawn import Key, RespawnManager, RespawnResult
 
 
 class Broken(RespawnManager):
-    def _admit(self, key: Key) -> RespawnResult | None:
-        with self._mutex:
-            if key not in self._resources:
-                return RespawnResult(ok=False, error=f"No bundle instance for {key[0]}")  # BUG: no workspace
-        return super()._admit(key)
+    def admit(self, key: Key) -> RespawnResult | None:
+        if self.state(*key) is None:
+            return RespawnResult(ok=False, error=f"No bundle instance for {key[0]}")  # BUG: no workspace
+        return super().admit(key)
 
 
 BREAKS = ("RS-01",)

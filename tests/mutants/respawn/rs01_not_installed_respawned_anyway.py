@@ -10,17 +10,14 @@ not exist, and reports success.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.respawn import Key, RespawnManager, RespawnResult, _Resource
+from reference_impl.respawn import Key, RespawnManager, RespawnResult
 
 
 class Broken(RespawnManager):
-    def _admit(self, key: Key) -> RespawnResult | None:
-        with self._mutex:
-            resource = self._resources.setdefault(key, _Resource(state="running", protected=False))  # BUG
-            if resource.protected:
-                return RespawnResult(ok=False, error=f"{key[0]!r} in {key[1]!r} is protected")
-            resource.state = "starting"
-            return None
+    def admit(self, key: Key) -> RespawnResult | None:
+        if self.state(*key) is None:
+            self.install(*key)  # BUG: setdefault, not a lookup
+        return super().admit(key)
 
 
 BREAKS = ("RS-01",)

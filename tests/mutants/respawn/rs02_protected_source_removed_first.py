@@ -9,35 +9,19 @@ the protected bundle has already been torn down mid-call.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.respawn import Key, RespawnManager, RespawnResult
+from reference_impl.respawn import Key, RespawnManager, RespawnResult, Source
 
 
 class Broken(RespawnManager):
-    def respawn(self, name: str, workspace: str) -> RespawnResult:
-        key = (name, workspace)
-        with self._turn(key):
-            with self._mutex:
-                installed = key in self._resources
-            if not installed:
-                return self._admit(key) or RespawnResult(ok=False, error="not installed")
-            self._remove_source(key)  # BUG: torn down before the protected check
-            refusal = self._admit(key)
-            if refusal is not None:
-                return refusal
-            return self._start(key)
+    def __init__(self, remove_source: Source, start_source: Source) -> None:
+        # The teardown moved out of the restart, ahead of the eligibility check.
+        super().__init__(lambda key: None, start_source)
+        self.tear_down = remove_source
 
-    def _start(self, key: Key) -> RespawnResult:
-        try:
-            self._start_source(key)
-        except Exception as exc:
-            self._set(key, "dead")
-            return RespawnResult(ok=False, error=f"{key[0]!r} in {key[1]!r} could not be started: {exc}")
-        self._set(key, "running")
-        return RespawnResult(ok=True)
-
-    def _set(self, key: Key, state: str) -> None:
-        with self._mutex:
-            self._resources[key].state = state  # type: ignore[assignment]
+    def admit(self, key: Key) -> RespawnResult | None:
+        if self.state(*key) is not None:
+            self.tear_down(key)  # BUG: torn down before the protected check
+        return super().admit(key)
 
 
 BREAKS = ("RS-02",)

@@ -9,18 +9,13 @@ says ``"running"`` -- callers route work to a bundle that is not there.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.respawn import Key, RespawnManager, RespawnResult
+from reference_impl.respawn import Key, RespawnManager, State
 
 
 class Broken(RespawnManager):
-    def _admit(self, key: Key) -> RespawnResult | None:
-        with self._mutex:
-            resource = self._resources.get(key)
-            if resource is None:
-                return RespawnResult(ok=False, error=f"Resource {key[0]!r} is not installed in workspace {key[1]!r}.")
-            if resource.protected:
-                return RespawnResult(ok=False, error=f"Resource {key[0]!r} in {key[1]!r} is protected.")
-            return None  # BUG: no transition to "starting"
+    def transition(self, key: Key, state: State) -> None:
+        if state != "starting":  # BUG: no transition to "starting"
+            super().transition(key, state)
 
 
 BREAKS = ("RS-04",)

@@ -11,28 +11,15 @@ so no black-box test can show it reliably; a LIFO line always shows.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import deque
 
 from pytest_lifecycle import Provider
-from reference_impl.respawn import Key, RespawnManager, _Line
+from reference_impl.respawn import RespawnManager, Ticket
 
 
 class Broken(RespawnManager):
-    @contextmanager
-    def _turn(self, key: Key) -> Iterator[None]:
-        ticket = object()
-        with self._mutex:
-            line = self._lines.get(key)
-            if line is None:
-                line = self._lines[key] = _Line(self._mutex)
-            line.queue.insert(1 if line.queue else 0, ticket)  # BUG: newest waiter goes first
-            line.turn.wait_for(lambda: line.queue[0] is ticket)
-        try:
-            yield
-        finally:
-            with self._mutex:
-                self._leave(key, line, ticket)
+    def enqueue(self, waiting: deque[Ticket], ticket: Ticket) -> None:
+        waiting.insert(1 if waiting else 0, ticket)  # BUG: newest waiter goes first
 
 
 BREAKS = ("RS-05",)

@@ -20,11 +20,11 @@ from reference_impl.respawn import Key, RespawnManager, Source
 class Broken(RespawnManager):
     def __init__(self, remove_source: Source, start_source: Source) -> None:
         super().__init__(remove_source, start_source)
-        self._everything = threading.Lock()
+        self.everything = threading.Lock()
 
     @contextmanager
-    def _turn(self, key: Key) -> Iterator[None]:
-        with super()._turn(key), self._everything:  # BUG: held across the sources, for every key
+    def turn(self, key: Key) -> Iterator[None]:
+        with super().turn(key), self.everything:  # BUG: held across the sources, for every key
             yield
 
 

@@ -9,17 +9,12 @@ key has no entry, and the next caller creates a fresh, unrelated lock.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.respawn import Key, RespawnManager, _Line
+from reference_impl.respawn import RespawnManager
 
 
 class Broken(RespawnManager):
-    def _leave(self, key: Key, line: _Line, ticket: object) -> None:
-        was_head = line.queue[0] is ticket
-        line.queue.remove(ticket)
-        if self._lines.get(key) is line:
-            del self._lines[key]  # BUG: dropped even when the line still has waiters
-        if line.queue and was_head:
-            line.turn.notify_all()
+    def retires_line(self, waiting: int) -> bool:
+        return True  # BUG: dropped even when the line still has waiters
 
 
 BREAKS = ("RS-07",)

@@ -9,15 +9,12 @@ process.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.respawn import Key, RespawnManager, _Line
+from reference_impl.respawn import RespawnManager
 
 
 class Broken(RespawnManager):
-    def _leave(self, key: Key, line: _Line, ticket: object) -> None:
-        was_head = line.queue[0] is ticket
-        line.queue.remove(ticket)
-        if line.queue and was_head:  # BUG: an empty line stays in the table
-            line.turn.notify_all()
+    def retires_line(self, waiting: int) -> bool:
+        return False  # BUG: an empty line stays in the table
 
 
 BREAKS = ("RS-07",)

@@ -13,23 +13,13 @@ not a MUST).
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle, _Segment, _Session
+from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle, SessionState
 
 
 class Split(SessionLifecycle):
-    def mark_turn_completed(self, sid: str | None, *, agent: MemoryAgent | None = None) -> int:
-        if not sid:
-            return 0
-        with self._cond:
-            state = self._sessions.setdefault(sid, _Session())
-            owner = agent if agent is not None else state.handle
-            state.generation += 1
-            if state.segments and state.segments[-1].owner is owner and not state.in_flight:
-                state.segments[-1].high = state.generation
-            else:
-                # BUG (SHOULD only): in flight, every turn opens its own segment.
-                state.segments.append(_Segment(owner, state.generation))
-            return state.generation
+    def joins_newest_segment(self, state: SessionState, owner: MemoryAgent | None) -> bool:
+        # BUG (SHOULD only): in flight, every turn opens its own segment.
+        return not state.in_flight and super().joins_newest_segment(state, owner)
 
 
 NON_STRICT = ("LC-04", "LC-05")

@@ -3,38 +3,26 @@
 Seed: ``test_commit_finishing_late_does_not_clear_newly_completed_turn``.  On
 success the commit marked the *whole* session clean (the current generation)
 instead of only the generation it snapshotted when it started.
+
+Every test that completes a turn while a commit is in flight, or commits
+several segments one by one, loses work to it, so their rules fail too.
 """
 
 from __future__ import annotations
 
-import logging
-
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import SessionLifecycle, _Claim, _Outcome
-
-logger = logging.getLogger(__name__)
+from reference_impl.session_lifecycle import SessionLifecycle, SessionState
 
 
 class Broken(SessionLifecycle):
-    def _execute(self, sid: str, claim: _Claim) -> _Outcome:
-        ok = False
-        try:
-            claim.owner.commit_memory_session()
-            ok = True
-        except Exception:
-            logger.warning("commit_memory_session() failed for session %r", sid, exc_info=True)
-        finally:
-            with self._cond:
-                claim.state.in_flight = False
-                if ok:
-                    # BUG: clears up to the current generation, not the snapshot.
-                    claim.state.committed = claim.state.generation
-                    claim.state.segments.clear()
-                self._cond.notify_all()
-        return _Outcome.COMMITTED if ok else _Outcome.FAILED
+    def settle_commit(self, state: SessionState, high: int, succeeded: bool) -> None:
+        if succeeded:
+            # BUG: clears up to the current generation, not the snapshot.
+            state.committed = state.generation
+            state.segments.clear()
 
 
-BREAKS = ("LC-05",)
+BREAKS = ("LC-05", "LC-04", "LC-07", "LC-09", "LC-11", "LC-13", "LC-15")
 provider = Provider(
     "mutant-late-commit-clears-newer", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
 )

@@ -3,34 +3,24 @@
 Seed: ``test_failed_commit_preserves_uncommitted_work_and_agent_handle``.  The
 dirty flag was cleared before the provider call and not restored when the
 call raised, so the retry found nothing to commit and the work was lost.
+
+Every test that retries after a failed commit finds the work gone, so
+their rules fail too.
 """
 
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import SessionLifecycle, _Claim, _Outcome
+from reference_impl.session_lifecycle import SessionLifecycle, SessionState
 
 
 class Broken(SessionLifecycle):
-    def _execute(self, sid: str, claim: _Claim) -> _Outcome:
-        ok = False
-        try:
-            claim.owner.commit_memory_session()
-            ok = True
-        except Exception:
-            pass
-        finally:
-            with self._cond:
-                claim.state.in_flight = False
-                # BUG: settled as committed whether or not the call succeeded.
-                claim.state.committed = claim.high
-                while claim.state.segments and claim.state.segments[0].high <= claim.high:
-                    claim.state.segments.popleft()
-                self._cond.notify_all()
-        return _Outcome.COMMITTED if ok else _Outcome.FAILED
+    def settle_commit(self, state: SessionState, high: int, succeeded: bool) -> None:
+        # BUG: settled as committed whether or not the call succeeded.
+        super().settle_commit(state, high, succeeded=True)
 
 
-BREAKS = ("LC-06",)
+BREAKS = ("LC-06", "LC-07", "LC-08", "LC-09", "LC-11", "LC-15")
 provider = Provider(
     "mutant-failed-commit-clears-work", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
 )

@@ -8,19 +8,14 @@ un-owned again and the retry without an agent cannot commit it.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle, _Claim, _Session
+from reference_impl.session_lifecycle import MemoryAgent, Segment, SessionLifecycle, SessionState
 
 
 class Broken(SessionLifecycle):
-    def _claim(self, state: _Session, agent: MemoryAgent | None) -> _Claim | None:
-        if state.in_flight or not state.segments:
-            return None
-        oldest = state.segments[0]
-        owner = oldest.owner if oldest.owner is not None else agent  # BUG: never adopted
-        if owner is None:
-            return None
-        state.in_flight = True
-        return _Claim(state, owner, oldest.high)
+    def select_segment(self, state: SessionState, agent: MemoryAgent | None) -> Segment | None:
+        if state.segments and state.segments[0].owner is None and agent is not None:
+            return Segment(agent, state.segments[0].high)  # BUG: called, but never adopted
+        return super().select_segment(state, agent)
 
 
 BREAKS = ("LC-07",)

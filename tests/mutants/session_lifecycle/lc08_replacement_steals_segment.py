@@ -3,27 +3,27 @@
 Seed: ``test_dirty_failed_commit_handle_survives_replacement_registration``.
 Registering a new agent overwrote the owner of the work still dirty from the
 old agent, so the retry called the replacement for the old segment.
+
+The LC-09 and LC-11 tests that register a second agent over dirty work
+see the wrong owner called too.
 """
 
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle, _Session
+from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle, SessionState
 
 
 class Broken(SessionLifecycle):
-    def register_agent(self, sid: str | None, agent: MemoryAgent) -> None:
-        if not sid:
-            return
-        with self._cond:
-            state = self._sessions.setdefault(sid, _Session())
+    def set_handle(self, state: SessionState, agent: MemoryAgent | None) -> None:
+        if agent is not None and state.handle is not None:
             for segment in state.segments:
-                if state.handle is not None and segment.owner is state.handle:
+                if segment.owner is state.handle:
                     segment.owner = agent  # BUG: dirty work changes owner
-            state.handle = agent
+        super().set_handle(state, agent)
 
 
-BREAKS = ("LC-08",)
+BREAKS = ("LC-08", "LC-09", "LC-11")
 provider = Provider(
     "mutant-replacement-steals-segment", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
 )

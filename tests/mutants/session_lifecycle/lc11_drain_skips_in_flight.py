@@ -13,15 +13,13 @@ the commit; this drain returns instead of parking.)
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import SessionLifecycle, _Session
+from reference_impl.session_lifecycle import SessionLifecycle, SessionState
 
 
 class Broken(SessionLifecycle):
-    @staticmethod
-    def _drainable(state: _Session) -> bool:
-        if state.in_flight:  # BUG: not waited for, so the newer turn is never flushed
-            return False
-        return SessionLifecycle._drainable(state)
+    def drainable(self, state: SessionState) -> bool:
+        # BUG: not waited for, so the newer turn is never flushed.
+        return not state.in_flight and super().drainable(state)
 
 
 BREAKS = ("LC-11",)

@@ -10,32 +10,30 @@ every session after the failing one was left dirty at shutdown.
 from __future__ import annotations
 
 import threading
+import time
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import SessionLifecycle, _Outcome
+from reference_impl.session_lifecycle import CommitOutcome, SessionLifecycle
 
 
 class Broken(SessionLifecycle):
     def drain_all_on_shutdown(self, deadline: float = 30.0) -> None:
-        end = self._clock() + deadline
+        end = time.monotonic() + deadline  # the factory's lifecycle runs on the monotonic clock
         done = threading.Event()
 
         def walk() -> None:
             try:
-                with self._cond:
-                    sids = [sid for sid, state in self._sessions.items() if self._drainable(state)]
-                for sid in sids:
-                    while self._clock() < end:
-                        outcome = self._commit(sid, None, wait=True, end=end)
-                        if outcome is _Outcome.FAILED:
-                            return  # BUG: the sessions after this one are never flushed
-                        if outcome is _Outcome.SKIPPED:
-                            break
+                for sid in self.drain_candidates():
+                    outcome = CommitOutcome.COMMITTED
+                    while outcome is CommitOutcome.COMMITTED and time.monotonic() < end:
+                        outcome = self.commit_oldest(sid, wait=True, timeout=end - time.monotonic())
+                    if outcome is CommitOutcome.FAILED:
+                        return  # BUG: the sessions after this one are never flushed
             finally:
                 done.set()
 
         threading.Thread(target=walk, name="session-lifecycle-drain", daemon=True).start()
-        done.wait(max(0.0, end - self._clock()))
+        done.wait(max(0.0, end - time.monotonic()))
 
 
 BREAKS = ("LC-11",)

@@ -8,15 +8,13 @@ so a session whose handle was cleared was left dirty at shutdown.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import SessionLifecycle, _Session
+from reference_impl.session_lifecycle import SessionLifecycle, SessionState
 
 
 class Broken(SessionLifecycle):
-    @staticmethod
-    def _drainable(state: _Session) -> bool:
-        if state.handle is None:  # BUG: no handle, not visited
-            return False
-        return SessionLifecycle._drainable(state)
+    def drainable(self, state: SessionState) -> bool:
+        # BUG: no handle, not visited.
+        return state.handle is not None and super().drainable(state)
 
 
 BREAKS = ("LC-11",)

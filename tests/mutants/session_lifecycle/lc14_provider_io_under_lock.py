@@ -1,33 +1,32 @@
-"""LC-14 mutant: the provider is called while the coordinator's lock is held.
+"""LC-14 mutant: the provider is called while the agent cache's lock is held.
 
-Seed: ``test_lru_eviction_commits_outside_cache_lock`` and
-``test_clear_session_evicts_outside_session_lock``.  The commit ran the slow
-provider I/O inside the critical section, so every other call — other
-sessions, and marking turns of the same one — waited for it.
+Seed: ``test_lru_eviction_commits_outside_cache_lock``.  The commit ran the
+slow provider I/O inside the critical section of the agent cache, the lock
+that dropping an agent from the cache (``unregister_agent``) takes too:
+while one session's provider call is blocked, no agent of any session can
+be unregistered.
 """
 
 from __future__ import annotations
 
+import threading
+
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import SessionLifecycle, _Claim, _Outcome
+from reference_impl.session_lifecycle import MemoryAgent, SessionLifecycle
 
 
 class Broken(SessionLifecycle):
-    def _execute(self, sid: str, claim: _Claim) -> _Outcome:
-        with self._cond:
-            ok = False
-            try:
-                claim.owner.commit_memory_session()  # BUG: provider I/O under the lock
-                ok = True
-            except Exception:
-                pass
-            claim.state.in_flight = False
-            if ok:
-                claim.state.committed = claim.high
-                while claim.state.segments and claim.state.segments[0].high <= claim.high:
-                    claim.state.segments.popleft()
-            self._cond.notify_all()
-        return _Outcome.COMMITTED if ok else _Outcome.FAILED
+    def __init__(self) -> None:
+        super().__init__()
+        self.cache_lock = threading.RLock()
+
+    def flush(self, sid: str, owner: MemoryAgent, generations: range) -> None:
+        with self.cache_lock:  # BUG: provider I/O under the cache lock
+            super().flush(sid, owner, generations)
+
+    def unregister_agent(self, sid: str | None) -> None:
+        with self.cache_lock:
+            super().unregister_agent(sid)
 
 
 BREAKS = ("LC-14",)

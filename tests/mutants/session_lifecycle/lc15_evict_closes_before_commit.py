@@ -8,7 +8,20 @@ afterwards, with a closed agent.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import ClosableAgent, SessionLifecycle, _Outcome
+from reference_impl.session_lifecycle import ClosableAgent, SessionLifecycle
+
+
+class _Closed:
+    """The agent after its early close: commits still reach it, closing again does nothing."""
+
+    def __init__(self, agent: ClosableAgent) -> None:
+        self.agent = agent
+
+    def commit_memory_session(self) -> object:
+        return self.agent.commit_memory_session()
+
+    def close(self) -> None:
+        pass
 
 
 class Broken(SessionLifecycle):
@@ -16,17 +29,7 @@ class Broken(SessionLifecycle):
         if not sid:
             return False
         agent.close()  # BUG: closed before the commit
-        while True:
-            outcome = self._commit(sid, agent, wait=True, end=None)
-            if outcome is _Outcome.FAILED:
-                return False
-            if outcome is _Outcome.SKIPPED:
-                with self._cond:
-                    state = self._sessions.get(sid)
-                    if state is None or not (state.in_flight or state.segments):
-                        if state is not None:
-                            state.handle = None
-                        return True
+        return super().evict_session(sid, _Closed(agent))
 
 
 BREAKS = ("LC-15",)

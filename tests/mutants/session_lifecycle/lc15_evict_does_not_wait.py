@@ -13,23 +13,19 @@ eviction returns, having closed the agent.)
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import ClosableAgent, SessionLifecycle, _Outcome
+from reference_impl.session_lifecycle import ClosableAgent, CommitOutcome, SessionLifecycle
 
 
 class Broken(SessionLifecycle):
     def evict_session(self, sid: str | None, agent: ClosableAgent) -> bool:
         if not sid:
             return False
-        while True:
-            outcome = self._commit(sid, agent, wait=False, end=None)  # BUG: does not wait
-            if outcome is _Outcome.FAILED:
-                return False
-            if outcome is _Outcome.SKIPPED:
-                break
-        with self._cond:
-            state = self._sessions.get(sid)
-            if state is not None:
-                state.handle = None
+        outcome = CommitOutcome.COMMITTED
+        while outcome is CommitOutcome.COMMITTED:
+            outcome = self.commit_oldest(sid, agent)  # BUG: does not wait
+        if outcome is CommitOutcome.FAILED:
+            return False
+        self.unregister_agent(sid)
         agent.close()
         return True
 

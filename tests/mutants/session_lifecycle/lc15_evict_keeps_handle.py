@@ -1,31 +1,23 @@
-"""LC-15 mutant: eviction closes the agent but leaves its handle registered.
+"""LC-15 mutant: eviction closes the agent but leaves it registered as the handle.
 
 Seed: ``test_evict_session_agent_commits_before_dropping`` (a later turn
-without an agent must not be committable).  The evicted, closed agent stayed
-the session's handle and was called again for the next turn.
+without an agent must not be committable).  The eviction committed and
+closed the agent, but the session's registry entry kept pointing at it: the
+evicted, closed agent owns the next turn and is called again to commit it.
 """
 
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import ClosableAgent, SessionLifecycle, _Outcome
+from reference_impl.session_lifecycle import ClosableAgent, SessionLifecycle
 
 
 class Broken(SessionLifecycle):
     def evict_session(self, sid: str | None, agent: ClosableAgent) -> bool:
-        if not sid:
-            return False
-        while True:
-            outcome = self._commit(sid, agent, wait=True, end=None)
-            if outcome is _Outcome.FAILED:
-                return False
-            if outcome is _Outcome.SKIPPED:
-                with self._cond:
-                    state = self._sessions.get(sid)
-                    if state is None or not (state.in_flight or state.segments):
-                        break  # BUG: the handle is not dropped
-        agent.close()
-        return True
+        closed = super().evict_session(sid, agent)
+        if closed:
+            self.register_agent(sid, agent)  # BUG: the registry entry is not dropped
+        return closed
 
 
 BREAKS = ("LC-15",)

@@ -8,21 +8,12 @@ only a commit in flight was refused.
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import SessionLifecycle
+from reference_impl.session_lifecycle import SessionLifecycle, SessionState
 
 
 class Broken(SessionLifecycle):
-    def discard_session(self, sid: str | None) -> bool:
-        if not sid:
-            return False
-        with self._cond:
-            state = self._sessions.get(sid)
-            if state is None:
-                return True
-            if state.in_flight:  # BUG: dirty work is not refused
-                return False
-            del self._sessions[sid]
-            return True
+    def can_discard(self, state: SessionState) -> bool:
+        return not state.in_flight  # BUG: dirty work is not refused
 
 
 BREAKS = ("LC-16",)

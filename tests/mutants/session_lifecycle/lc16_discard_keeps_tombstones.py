@@ -15,13 +15,12 @@ from reference_impl.session_lifecycle import SessionLifecycle
 class Broken(SessionLifecycle):
     def __init__(self) -> None:
         super().__init__()
-        self._discarded: set[str] = set()
+        self.discarded: set[str] = set()
 
     def discard_session(self, sid: str | None) -> bool:
         discarded = super().discard_session(sid)
         if discarded and sid:
-            with self._cond:
-                self._discarded.add(sid)  # BUG: never pruned
+            self.discarded.add(sid)  # BUG: never pruned
         return discarded
 
 

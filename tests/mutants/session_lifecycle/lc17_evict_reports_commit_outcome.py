@@ -5,40 +5,25 @@ Seeds: ``test_evict_session_agent_commits_before_dropping`` and
 eviction was built on ``commit_session_memory`` and kept its return value
 ("``True`` only if a provider call succeeded"), so evicting a *clean* session
 closes and unregisters the agent but reports ``False`` — and a caller that
-trusts the result keeps a closed agent in its cache.  Every focused LC-15
-test evicts a session with pending work, where both meanings agree; only the
-state machine evicts clean sessions.
+trusts the result keeps a closed agent in its cache.  Where the session
+has pending work both meanings agree; the state machine, and the LC-15 test
+whose second eviction finds the work already committed, evict clean sessions.
 """
 
 from __future__ import annotations
 
 from pytest_lifecycle import Provider
-from reference_impl.session_lifecycle import ClosableAgent, SessionLifecycle, _Outcome
+from reference_impl.session_lifecycle import ClosableAgent, SessionLifecycle
 
 
 class Broken(SessionLifecycle):
     def evict_session(self, sid: str | None, agent: ClosableAgent) -> bool:
-        if not sid:
-            return False
-        committed = False
-        while True:
-            outcome = self._commit(sid, agent, wait=True, end=None)
-            if outcome is _Outcome.FAILED:
-                return False
-            if outcome is _Outcome.COMMITTED:
-                committed = True
-                continue
-            with self._cond:
-                state = self._sessions.get(sid)
-                if state is None or not (state.in_flight or state.segments):
-                    if state is not None:
-                        state.handle = None
-                    break
-        agent.close()
-        return committed  # BUG: "did I commit", not "did I close"
+        had_work = self.has_uncommitted_work(sid)
+        closed = super().evict_session(sid, agent)
+        return closed and had_work  # BUG: "did I commit", not "did I close"
 
 
-BREAKS = ("LC-17",)
+BREAKS = ("LC-17", "LC-15")
 provider = Provider(
     "mutant-evict-reports-commit-outcome", session_lifecycle=lambda ctx: Broken(), capabilities={"eviction"}
 )

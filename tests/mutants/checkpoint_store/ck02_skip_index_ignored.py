@@ -1,0 +1,21 @@
+"""Mutant: ``save(skip_index=True)`` rebuilds the index anyway.
+
+The checkpoint-race incident's ``test_save_with_skip_index_skips_index_rebuild``:
+checkpoints exist to save the session file *without* the index rebuild; ignoring
+the flag lists half-started sessions and costs an index write per checkpoint.
+"""
+
+from pytest_lifecycle import Provider
+from reference_impl.checkpoint import CheckpointStore, Session
+
+from ._base import factory_of
+
+BREAKS = ("CK-02",)
+
+
+class SkipIndexIgnoredStore(CheckpointStore):
+    def save_session(self, session: Session, *, skip_index: bool, touch_updated_at: bool) -> None:
+        super().save_session(session, skip_index=False, touch_updated_at=touch_updated_at)  # BUG: flag dropped
+
+
+provider = Provider("mutant-skip-index-ignored", checkpoint_store=factory_of(SkipIndexIgnoredStore))
