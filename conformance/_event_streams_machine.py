@@ -31,8 +31,7 @@ from typing import Any, Final
 import pytest
 
 from pytest_lifecycle import Kit, RuleViolation, run_machine
-from pytest_lifecycle.asyncdrive import LoopHung
-from pytest_lifecycle.contracts.event_streams import TTL_SECONDS, Stream, StreamRegistry, Streams, Subscriber, event
+from pytest_lifecycle.support import TTL_SECONDS, LoopHung, Stream, StreamRegistry, Streams, Subscriber, event
 
 from ._event_streams_support import GONE_OR_NOT_FOUND
 

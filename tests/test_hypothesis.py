@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lifecycle.profiles import PROFILES, get_profile
+from pytest_lifecycle._plugin.profiles import PROFILES, get_profile
 
 MUTANT = "tests.mutants.session_lifecycle.lc17_evict_reports_commit_outcome:provider"
 ROOT = Path(__file__).resolve().parents[1]
