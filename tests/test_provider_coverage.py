@@ -97,7 +97,7 @@ coverage.Coverage.start = _counting_start
 def pytest_sessionfinish(session):
     if hasattr(session.config, "workerinput"):
         return
-    from pytest_lifecycle import provider_coverage
+    from pytest_lifecycle._plugin import provider_coverage
 
     found = provider_coverage.measurement(session.config)
     Path(os.environ["LCDUMP"]).write_text(json.dumps(

@@ -80,7 +80,7 @@ def _part(module: str, function: str) -> Callable[..., Any] | None:
 
 
 def _renderer(module: str, function: str) -> Callable[..., Any] | None:
-    return _part(f"render.{module}", function)
+    return _part(f"_render.{module}", function)
 
 
 class Publisher:
@@ -130,7 +130,7 @@ class Publisher:
         if hasattr(config, "workerinput"):
             return
         report = config.pluginmanager.get_plugin("lifecycle-report")
-        coverage = _call("provider_coverage", "finish", config) or {}
+        coverage = _call("_plugin.provider_coverage", "finish", config) or {}
         paths = self._paths()
         github = _renderer("github", "publish")
         in_ci = bool(os.environ.get("GITHUB_STEP_SUMMARY")) or os.environ.get("GITHUB_ACTIONS") == "true"
@@ -138,7 +138,7 @@ class Publisher:
         if report is None or not (paths or (in_ci and ran and github is not None)):
             return
         verdicts = report.verdicts()
-        waivers = _call("waivers", "document", config, verdicts)
+        waivers = _call("_plugin.waivers", "document", config, verdicts)
         # Interrupted or an internal error: the verdicts so far are not the run's.
         complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
         cert = certificate.build(
