@@ -31,10 +31,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_lifecycle import Provider, certificate  # noqa: E402
-from pytest_lifecycle.discovery import DEFAULT_PROVIDER, load_provider  # noqa: E402
-from pytest_lifecycle.publish import write_certificate  # noqa: E402
-from pytest_lifecycle.render import html, markdown  # noqa: E402
+from pytest_lifecycle import Provider  # noqa: E402
+from pytest_lifecycle._core.discovery import DEFAULT_PROVIDER, load_provider  # noqa: E402
+from pytest_lifecycle._plugin import certificate  # noqa: E402
+from pytest_lifecycle._plugin.publish import write_certificate  # noqa: E402
+from pytest_lifecycle._render import html, markdown  # noqa: E402
 
 CONTRACTS = ("session_lifecycle", "respawn", "checkpoint_store", "keyed_locks")
 TARGET = 0.5

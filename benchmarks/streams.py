@@ -17,7 +17,7 @@ Three registries, measured the same way:
   ``emit`` returns once its record is fsynced (ST-10).
 
 Both reference registries are built as the kit builds them: ``factory(ctx)``
-with a kit :class:`~pytest_lifecycle.context.Context` carrying the
+with a kit :class:`~pytest_lifecycle._core.context.Context` carrying the
 contract's extras (``cursor_fn``, ``ttl_seconds``).  Over HTTP they are
 served by the reference SSE server (``reference_impl.sse.create_app`` in a
 ``ServerThread``), the plain endpoint by the same uvicorn set-up, each in a
@@ -68,8 +68,8 @@ from typing import Any, Protocol
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing it
 
-from pytest_lifecycle.context import Context, KitClock  # noqa: E402
-from pytest_lifecycle.contracts.event_streams import TTL_SECONDS, seq_cursor  # noqa: E402
+from pytest_lifecycle._contracts.event_streams import TTL_SECONDS, seq_cursor  # noqa: E402
+from pytest_lifecycle._core.context import Context, KitClock  # noqa: E402
 from reference_impl import event_streams as reference  # noqa: E402
 
 BACKENDS = ("plain", "memory", "file")

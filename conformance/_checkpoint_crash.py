@@ -1,6 +1,6 @@
 """The child side of CK-05's crash tests (§2); private.
 
-These functions run in workers forked by :mod:`pytest_lifecycle.crash`: they
+These functions run in workers forked by :mod:`pytest_lifecycle._probes.crash`: they
 build the provider's store on the test's directory, as a restarted server
 would, and save numbered versions of one session until the kit kills them.
 Version ``n`` is :func:`version_state` ``(n)``, so whatever a fresh store loads
@@ -14,9 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_lifecycle.context import Context, KitClock
-from pytest_lifecycle.crash import limit_file_size
-from pytest_lifecycle.discovery import load_provider
+from pytest_lifecycle import Context, KitClock
+from pytest_lifecycle.support import limit_file_size, load_provider
 
 #: The one session the crash tests save.
 SESSION_ID = "crash_session"

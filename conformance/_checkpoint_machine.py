@@ -28,8 +28,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from pytest_lifecycle import Kit
-from pytest_lifecycle.contracts.checkpoint_store import CheckpointStores
-from pytest_lifecycle.surface import short_repr
+from pytest_lifecycle.support import CheckpointStores, short_repr
 
 from ._checkpoint_support import differences, state_of
 from .models.checkpoint_store import INDEX_CHOICE, CheckpointModel, updated_at_problem

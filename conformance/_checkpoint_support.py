@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_lifecycle import Kit
-from pytest_lifecycle.contracts.checkpoint_store import CheckpointStores
-from pytest_lifecycle.fileops import FileOp, FileOps
-from pytest_lifecycle.surface import short_repr
+from pytest_lifecycle.support import CheckpointStores, FileOp, FileOps, short_repr
 
 #: The fields a saved session must give back (``session_id`` and ``updated_at`` aside).
 FIELDS = ("title", "messages", "pending_user_message", "pending_started_at", "active_stream_id")

@@ -6,7 +6,7 @@ import signal
 from types import ModuleType
 
 from pytest_lifecycle import Kit
-from pytest_lifecycle.crash import CrashHarness, CrashHarnessError, CrashRun
+from pytest_lifecycle.support import CrashHarness, CrashHarnessError, CrashRun
 
 __all__ = ["child_ok", "start_harness"]
 

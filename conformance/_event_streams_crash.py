@@ -1,6 +1,6 @@
 """The child side of ST-10/ST-11's crash tests (§4); private.
 
-These functions run in workers forked by :mod:`pytest_lifecycle.crash`: each
+These functions run in workers forked by :mod:`pytest_lifecycle._probes.crash`: each
 builds the provider's registry on the test's directory, as a restarted
 server would, on its own event loop (``asyncio.run``), and reports what it
 found and did.  Every wait on the provider is bounded by ``args["timeout"]``
@@ -15,10 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_lifecycle.context import Context, KitClock
-from pytest_lifecycle.contracts.event_streams import TTL_SECONDS, event, seq_cursor
-from pytest_lifecycle.crash import limit_file_size
-from pytest_lifecycle.discovery import load_provider
+from pytest_lifecycle import Context, KitClock
+from pytest_lifecycle.support import TTL_SECONDS, event, limit_file_size, load_provider, seq_cursor
 
 Report = Callable[[dict[str, Any]], None]
 

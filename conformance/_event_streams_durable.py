@@ -6,7 +6,7 @@ Three kinds of crash, from the gentlest:
   left as it is (§0);
 - a real ``SIGKILL`` of a child process that emits in a loop, at varied
   moments, and a child killed by ``SIGXFSZ`` at an exact byte offset of the
-  write of an event (:mod:`pytest_lifecycle.crash`);
+  write of an event (:mod:`pytest_lifecycle._probes.crash`);
 - a torn or damaged record made by the kit itself: it learns which file an
   emit appended to and where the record starts, then truncates a copy of the
   directory inside the last record, or overwrites bytes in the middle of an
@@ -14,7 +14,7 @@ Three kinds of crash, from the gentlest:
 
 A SIGKILL cannot reveal a missing ``fsync`` (the page cache survives the
 process), so "``emit`` returns only once the event is durable" is checked on
-the file operations of each emit (:mod:`pytest_lifecycle.fileops`): an
+the file operations of each emit (:mod:`pytest_lifecycle._probes.fileops`): an
 fsync of a file under ``ctx.path`` inside the call, and a directory fsync
 after a file was created.  The crash tests rebuild the provider in a child
 process and need an import spec (``--lifecycle-provider module:attribute``
@@ -34,10 +34,8 @@ from typing import Any
 
 import pytest
 
-from pytest_lifecycle import Kit, RuleViolation
-from pytest_lifecycle.context import Context
-from pytest_lifecycle.contracts.event_streams import Stream, Streams, event
-from pytest_lifecycle.fileops import FileOps
+from pytest_lifecycle import Context, Kit, RuleViolation
+from pytest_lifecycle.support import FileOps, Stream, Streams, event
 
 from . import _event_streams_crash as crash
 from ._crash_child import child_ok, start_harness

@@ -34,8 +34,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from pytest_lifecycle import Kit, RuleViolation, run_machine
-from pytest_lifecycle.asyncdrive import LoopHung
-from pytest_lifecycle.contracts.event_streams import TTL_SECONDS, Stream, StreamRegistry, Streams, Subscriber, event
+from pytest_lifecycle.support import TTL_SECONDS, LoopHung, Stream, StreamRegistry, Streams, Subscriber, event
 
 from ._event_streams_support import GONE_OR_NOT_FOUND
 from .models.event_streams import Ev, Incarnation, candidates, classify, state_of

@@ -203,7 +203,7 @@ def test_sse02_reconnects_at_random_points_resume_with_no_gap_and_no_duplicate(l
     from hypothesis import Phase, given, settings
     from hypothesis import strategies as st
 
-    from pytest_lifecycle.machines import _replay_note
+    from pytest_lifecycle.support import replay_note as _replay_note
 
     kit = lifecycle_kit
     step = st.one_of(

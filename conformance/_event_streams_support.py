@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pytest_lifecycle import Kit
-from pytest_lifecycle.contracts.event_streams import END, Read, Stream, Streams, Subscriber, event
-from pytest_lifecycle.surface import short_repr
+from pytest_lifecycle.support import END, Read, Stream, Streams, Subscriber, event, short_repr
 
 #: The kinds of error a call on a deleted stream may raise.
 GONE_OR_NOT_FOUND = ("gone", "not_found")

@@ -23,8 +23,7 @@ from typing import Any, ClassVar, Final
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from pytest_lifecycle import Kit, RuleViolation
-from pytest_lifecycle.doubles.sources import GatedSources
+from pytest_lifecycle import GatedSources, Kit, RuleViolation
 
 from .models.respawn import Key, RespawnModel
 

@@ -72,9 +72,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, multiple, precondition, rule
 
 from pytest_lifecycle import CHOICES, GatedAgent, Kit, ProviderHung, RuleViolation, Task, run_machine, unwrap
-from pytest_lifecycle.parking import WatchedTask, spawn_watched
-from pytest_lifecycle.parking import check_still_waiting as _check_still_waiting
-from pytest_lifecycle.surface import short_repr
+from pytest_lifecycle.support import WatchedTask, short_repr, spawn_watched
+from pytest_lifecycle.support import check_still_waiting as _check_still_waiting
 
 from .models.session_lifecycle import OPEN_CHOICES, Check, Readings, SessionModel
 
@@ -114,7 +113,7 @@ def spawn_call(kit: Kit, obj: Any, method: str, *args: Any, **kwargs: Any) -> Wa
     """Spawn the guarded ``obj.method(*args, **kwargs)`` on a kit worker watched for parking.
 
     The guarded method runs inline on the watched worker, so the call is
-    still traced and its result checked (see :mod:`pytest_lifecycle.parking`).
+    still traced and its result checked (see :mod:`pytest_lifecycle._probes.parking`).
     """
     # Bound into a partial: the provider's own keywords (``timeout=``) must
     # not reach the runner's.

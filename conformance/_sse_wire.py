@@ -402,7 +402,7 @@ class Wire:
 
 
 def _context_extras(kit: Kit) -> dict[str, Any]:
-    from pytest_lifecycle.contracts import contract_support
+    from pytest_lifecycle.support import contract_support
 
     # The contract's extras (cursor_fn, ttl_seconds): the registry reads
     # cursors as the kit's payloads carry them.
@@ -412,9 +412,8 @@ def _context_extras(kit: Kit) -> dict[str, Any]:
 @contextlib.contextmanager
 def _served(kit: Kit) -> Iterator[str]:
     """The provider's registry served on 127.0.0.1 for the test: its URL."""
-    from pytest_lifecycle.contracts.event_streams import StreamErrors
-    from pytest_lifecycle.errors import ProviderError
-    from pytest_lifecycle.surface import unwrap
+    from pytest_lifecycle import ProviderError, unwrap
+    from pytest_lifecycle.support import StreamErrors
     from reference_impl.sse import ServerThread, create_app
 
     provider = kit.provider

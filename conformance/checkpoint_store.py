@@ -15,9 +15,9 @@ MUSTs of that branch.  The kit's own session ids use ``[a-z0-9_]`` only
 than that still reaches every test.
 
 Nothing here sleeps to synchronise.  Races are driven by holding a provider's
-file operation (a rename, seen through :mod:`pytest_lifecycle.fileops`) on a
+file operation (a rename, seen through :mod:`pytest_lifecycle._probes.fileops`) on a
 kit gate; what reached disk is read back through the provider's own ``load``;
-real crashes are SIGKILLs of child processes (:mod:`pytest_lifecycle.crash`).
+real crashes are SIGKILLs of child processes (:mod:`pytest_lifecycle._probes.crash`).
 Where a rule says *nothing happens* (no save without activity, no write after
 ``stop()``), the test watches for a bounded window of several checkpoint
 intervals: such a window can only miss a bug, never invent one.
@@ -42,9 +42,15 @@ from typing import Any
 import pytest
 
 from pytest_lifecycle import Context, Kit, run_machine
-from pytest_lifecycle.contracts.checkpoint_store import CheckpointStores
-from pytest_lifecycle.fileops import FileOp, FileOps, Injection, durable_replace_problems, recovery_problems
-from pytest_lifecycle.surface import short_repr
+from pytest_lifecycle.support import (
+    CheckpointStores,
+    FileOp,
+    FileOps,
+    Injection,
+    durable_replace_problems,
+    recovery_problems,
+    short_repr,
+)
 
 from . import _checkpoint_crash as crash
 from ._checkpoint_machine import CheckpointStoreMachine

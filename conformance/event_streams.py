@@ -8,7 +8,7 @@ miss events, and whose recovered handler had to continue the sequence from
 the last durable cursor.
 
 Every provider call runs on the kit's own event loop, one step at a time
-(:mod:`pytest_lifecycle.asyncdrive`): the kit starts a call, runs the loop
+(:mod:`pytest_lifecycle._probes.asyncdrive`): the kit starts a call, runs the loop
 until every task is blocked, and only then looks.  A check of *live*
 delivery starts a read first (a pending ``__anext__``, the loop run until
 idle) and emits after, so the events are live whether the provider attaches
@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from pytest_lifecycle import Kit
-from pytest_lifecycle.contracts.event_streams import END, TTL_SECONDS, Streams, event
+from pytest_lifecycle.support import END, TTL_SECONDS, Streams, event
 
 from ._event_streams_durable import (
     test_st10_crash_inside_emit_with_close_keeps_it_atomic,

@@ -23,7 +23,7 @@ the entry is gone.  LK-01's SHOULD is checked apart (``level="should"``): a
 after a collection callers must still be refused.  The leak rule (LK-07)
 measures pruning two ways: the registry's ``len()`` is back to its
 baseline, and the memory the registry keeps (``tracemalloc``, without what
-the harness keeps: :mod:`pytest_lifecycle.leaks`) is bounded.  The model-based rule (LK-08) lives in
+the harness keeps: :mod:`pytest_lifecycle._probes.leaks`) is bounded.  The model-based rule (LK-08) lives in
 :mod:`conformance._keyed_locks_machine`, the stress rule (LK-09) in
 :mod:`conformance._keyed_locks_stress`.
 
@@ -42,10 +42,17 @@ from typing import Any, Final
 import pytest
 
 from pytest_lifecycle import Kit, RuleViolation, unwrap
-from pytest_lifecycle.interleave import interleavings
-from pytest_lifecycle.leaks import Growth, check_growth, provider_growth
-from pytest_lifecycle.stress import History, describe_overlap, switch_interval, yield_thread
-from pytest_lifecycle.surface import short_repr
+from pytest_lifecycle.support import (
+    Growth,
+    History,
+    check_growth,
+    describe_overlap,
+    interleavings,
+    provider_growth,
+    short_repr,
+    switch_interval,
+    yield_thread,
+)
 
 from ._keyed_locks_machine import test_lk08_model_conformance
 from ._keyed_locks_stress import test_lk09_hammering_never_overlaps
@@ -374,7 +381,7 @@ def test_lk02_first_callers_of_a_key_get_one_lock(lifecycle_kit: Kit) -> None:
     """LK-02 (§3): two first callers of a key get one lock, however their calls interleave.
 
     The first ``lock_for('k')`` of a fresh registry is stopped before each of
-    its lines in turn (:func:`~pytest_lifecycle.interleave.interleavings`);
+    its lines in turn (:func:`~pytest_lifecycle._probes.interleave.interleavings`);
     meanwhile a second ``lock_for('k')`` runs to its end, or until it waits
     for the first.  Then, with both locks alive, a holder of the first must
     exclude the second: two locks for one key let two holders in at once --
@@ -718,7 +725,7 @@ def test_lk07_churn_returns_to_baseline(keyed_locks: Any, lifecycle_kit: Kit) ->
     256 live keys, every other one rotated to a second key, after a warm-up
     round.  Afterwards ``len(registry)`` is back to its baseline and the
     memory the registry keeps grew by at most the kit's churn allowance
-    (:mod:`pytest_lifecycle.leaks`: 16 bytes per key plus 128 KiB; what the
+    (:mod:`pytest_lifecycle._probes.leaks`: 16 bytes per key plus 128 KiB; what the
     harness keeps, log records included, is not the registry's).  The churn
     calls the raw registry in one kit call (one thread hop, one deadline).
     """

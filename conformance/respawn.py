@@ -15,7 +15,7 @@ driven through the doubles' gates, never through sleeps:
 - further respawns of the same key are *queued* behind it one at a time:
   each is called only once the previous one has parked inside the provider
   (blocked in a lock, condition or queue -- see
-  :mod:`pytest_lifecycle.parking`), so "call order" (RS-05) is well defined;
+  :mod:`pytest_lifecycle._probes.parking`), so "call order" (RS-05) is well defined;
 - the order they are served in is read without asking which thread the
   provider calls the sources from: the gate lets one respawn through at a
   time (``Gate.admit``) and the kit waits for a respawn to *return* before
@@ -27,7 +27,7 @@ driven through the doubles' gates, never through sleeps:
 
 The leak rule (RS-07) churns ``profile.churn`` keys through the raw manager
 with trivial sources, and checks both ``lock_table_size()`` and the memory
-the manager keeps (:mod:`pytest_lifecycle.leaks`: what the harness keeps,
+the manager keeps (:mod:`pytest_lifecycle._probes.leaks`: what the harness keeps,
 such as the records of a manager that logs every failure, is not counted).
 
 Use in a project's own tests::
@@ -44,10 +44,15 @@ from typing import Any, Final
 
 import pytest
 
-from pytest_lifecycle import InjectedFailure, Kit, RuleViolation, run_machine, unwrap
-from pytest_lifecycle.doubles.sources import GatedSources
-from pytest_lifecycle.leaks import Growth, check_growth, provider_growth
-from pytest_lifecycle.parking import WatchedTask, check_still_waiting, spawn_watched
+from pytest_lifecycle import GatedSources, InjectedFailure, Kit, RuleViolation, run_machine, unwrap
+from pytest_lifecycle.support import (
+    Growth,
+    WatchedTask,
+    check_growth,
+    check_still_waiting,
+    provider_growth,
+    spawn_watched,
+)
 
 from ._respawn_machine import RespawnMachine
 

@@ -1,3 +1,3 @@
-from .cli import main
+from pytest_lifecycle._cli import main
 
 raise SystemExit(main())

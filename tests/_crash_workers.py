@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pytest_lifecycle.crash import limit_file_size
+from pytest_lifecycle._probes.crash import limit_file_size
 
 Report = Callable[[dict[str, Any]], None]
 

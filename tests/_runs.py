@@ -12,7 +12,7 @@ import pytest
 from hypothesis import Phase, settings
 
 from pytest_lifecycle import RULES
-from pytest_lifecycle.profiles import PROFILES
+from pytest_lifecycle._plugin.profiles import PROFILES
 
 #: Where ``tests`` is importable from.
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from pytest_lifecycle import CONTRACTS, RULES, get_rule, rules_for
-from pytest_lifecycle.catalogue import UnknownRuleError
+from pytest_lifecycle._core.catalogue import UnknownRuleError
 
 SHIPPED = [c for c in CONTRACTS if importlib.util.find_spec(f"conformance.{c}") is not None]
 

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_lifecycle import certificate
+from pytest_lifecycle._plugin import certificate
 
 SCHEMA = json.loads(resources.files("pytest_lifecycle").joinpath("certificate.schema.json").read_text(encoding="utf-8"))
 REFERENCE = "reference_impl.provider:provider"

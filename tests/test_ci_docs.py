@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lifecycle.render import html, markdown
+from pytest_lifecycle._render import html, markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ci.md"

@@ -144,7 +144,7 @@ def test_replay_refuses_bad_input_in_one_line(
 
 
 def test_badge_writes_an_svg(certified: tuple[Path, dict[str, Any]]) -> None:
-    pytest.importorskip("pytest_lifecycle.render.badge")
+    pytest.importorskip("pytest_lifecycle._render.badge")
     where, _ = certified
     done = cli(where, "badge", "cert.json")
     assert done.returncode == 0, done.stderr

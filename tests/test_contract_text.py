@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from pytest_lifecycle import CHOICES, CONTRACTS, RULES
-from pytest_lifecycle.catalogue import contract_text
-from pytest_lifecycle.cli import main
+from pytest_lifecycle._cli import main
+from pytest_lifecycle._core.catalogue import contract_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT_DIR = ROOT / "pytest_lifecycle" / "contract"
@@ -213,4 +213,4 @@ def test_nothing_cites_the_brief_or_the_seeds() -> None:
 def test_scan_sees_the_project() -> None:
     # A scan that silently reads nothing would pass the test above.
     names = {_rel(p) for p in _scanned_files()}
-    assert {"README.md", "pytest_lifecycle/catalogue.py", "tests/test_contract_text.py"} <= names
+    assert {"README.md", "pytest_lifecycle/_core/catalogue.py", "tests/test_contract_text.py"} <= names

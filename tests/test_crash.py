@@ -1,4 +1,4 @@
-"""The crash harness (:mod:`pytest_lifecycle.crash`): kills, draining, cleanup."""
+"""The crash harness (:mod:`pytest_lifecycle._probes.crash`): kills, draining, cleanup."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pytest_lifecycle import Provider
-from pytest_lifecycle.crash import CrashHarness, CrashHarnessError
-from pytest_lifecycle.discovery import load_provider, select_providers
+from pytest_lifecycle._core.discovery import load_provider, select_providers
+from pytest_lifecycle._probes.crash import CrashHarness, CrashHarnessError
 
 WORKERS = "tests._crash_workers"
 

@@ -1,4 +1,4 @@
-"""The kit's async driving of stream providers (:mod:`pytest_lifecycle.asyncdrive`).
+"""The kit's async driving of stream providers (:mod:`pytest_lifecycle._probes.asyncdrive`).
 
 A provider that blocks the loop, never finishes, or leaks ``CancelledError``
 fails the rule under test with that cause, and the run goes on to the next
@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from pytest_lifecycle import Provider, get_rule
-from pytest_lifecycle.asyncdrive import LoopDriver, LoopHung
-from pytest_lifecycle.contracts.event_streams import END, Streams, event
-from pytest_lifecycle.kit import Kit
+from pytest_lifecycle._contracts import supports
+from pytest_lifecycle._contracts.event_streams import END, Streams, event
+from pytest_lifecycle._core.kit import Kit
+from pytest_lifecycle._probes.asyncdrive import LoopDriver, LoopHung
 from reference_impl.event_streams import ERRORS, memory_factory
 
 MEMORY = Provider("memory", event_streams=memory_factory, options={"event_streams": ERRORS})
@@ -99,7 +100,7 @@ def test_a_misbehaving_provider_fails_the_rule_and_the_run_goes_on(
 
 @pytest.fixture
 def kit(tmp_path: Path):
-    kit = Kit(provider=MEMORY, rule=get_rule("ST-01"), timeout=1.0, directory=tmp_path)
+    kit = Kit(provider=MEMORY, rule=get_rule("ST-01"), timeout=1.0, directory=tmp_path, contracts=supports())
     yield kit
     kit.close()
 
@@ -158,7 +159,7 @@ def test_with_anyio_plugin_active(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
-        from pytest_lifecycle.contracts.event_streams import event
+        from pytest_lifecycle._contracts.event_streams import event
 
         pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lifecycle.gate import EXIT_CODES, exit_status, nothing_ran
+from pytest_lifecycle._plugin.exit_gate import EXIT_CODES, exit_status, nothing_ran
 from tests._runs import run_suite
 
 ROOT = Path(__file__).resolve().parent.parent

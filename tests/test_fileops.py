@@ -1,4 +1,4 @@
-"""The file-operation recorder (:mod:`pytest_lifecycle.fileops`) and the durable-replace check."""
+"""The file-operation recorder (:mod:`pytest_lifecycle._probes.fileops`) and the durable-replace check."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lifecycle.fileops import FileOps, durable_replace_problems, recovery_problems
+from pytest_lifecycle._probes.fileops import FileOps, durable_replace_problems, recovery_problems
 
 
 def durable_write(target: Path, data: bytes, *, fsync_file: bool = True, fsync_dir: bool = True) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from pytest_lifecycle import ProviderHung
-from pytest_lifecycle.runner import HUNG_GRACE, Runner
+from pytest_lifecycle._core.runner import HUNG_GRACE, Runner
 from tests._hostile import CAUSES, CONTRACTS, HostileRun, hostile_module, judge, run_hostile
 
 #: Only hung tests wait out the timeout, so only the hang column gets a short one: a

@@ -11,16 +11,35 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lifecycle import GatedAgent, InjectedFailure, Kit, KitClock, Provider, ProviderHung, RuleViolation, get_rule
-from pytest_lifecycle.context import Context
-from pytest_lifecycle.runner import in_worker
+from pytest_lifecycle import (
+    GatedAgent,
+    InjectedFailure,
+    Kit,
+    KitClock,
+    NotClaimed,
+    Provider,
+    ProviderHung,
+    RuleViolation,
+    get_rule,
+)
+from pytest_lifecycle._contracts import supports
+from pytest_lifecycle._core.context import Context
+from pytest_lifecycle._core.runner import in_worker
 from reference_impl.session_lifecycle import factory
 
 
 @pytest.fixture
 def kit(tmp_path: Path):
     provider = Provider("unit", session_lifecycle=factory)
-    kit = Kit(provider=provider, rule=get_rule("LC-05"), timeout=0.5, directory=tmp_path)
+    # As the plugin's lifecycle_kit fixture builds it.
+    kit = Kit(
+        provider=provider,
+        rule=get_rule("LC-05"),
+        timeout=0.5,
+        directory=tmp_path,
+        contracts=supports(),
+        skip=pytest.skip,
+    )
     yield kit
     kit.close()
 
@@ -138,6 +157,15 @@ def test_guarded_instance_checks_return_types_and_unwraps_arguments(kit: Kit) ->
 def test_unclaimed_contract_skips_as_not_claimed(kit: Kit) -> None:
     with pytest.raises(pytest.skip.Exception, match="not claimed: provider 'unit' does not implement keyed_locks"):
         kit.instance("keyed_locks")
+
+
+def test_outside_pytest_an_unclaimed_contract_raises_not_claimed(tmp_path: Path) -> None:
+    kit = Kit(
+        provider=Provider("unit", session_lifecycle=factory), rule=get_rule("LK-01"), timeout=0.5, directory=tmp_path
+    )
+    with pytest.raises(NotClaimed, match="not claimed: provider 'unit' does not implement keyed_locks"):
+        kit.require()
+    kit.close()
 
 
 def test_clock_moves_only_forward() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lifecycle.leaks import HARNESS_PACKAGES, provider_growth
-from pytest_lifecycle.stress import History
+from pytest_lifecycle._probes.leaks import HARNESS_PACKAGES, provider_growth
+from pytest_lifecycle._probes.stress import History
 from tests.alternates.respawn.logging_event_chain import EventChainRespawner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ def test_records_the_log_capture_keeps_are_not_the_providers(caplog: pytest.LogC
     assert not [r for r in caplog.records if r.name == provider_log.name], (
         "records were captured during the measurement"
     )
-    summaries = [r.getMessage() for r in caplog.records if r.name == "pytest_lifecycle.leaks"]
+    summaries = [r.getMessage() for r in caplog.records if r.name == "pytest_lifecycle._probes.leaks"]
     assert [f"{KEYS} log records" in m for m in summaries] == ([True] if level <= logging.INFO else [])
 
 

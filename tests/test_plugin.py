@@ -13,8 +13,8 @@ import textwrap
 import pytest
 
 from pytest_lifecycle import RULES
-from pytest_lifecycle.discovery import ENTRY_POINT_GROUP
-from pytest_lifecycle.kit import NOT_CLAIMED
+from pytest_lifecycle._core.discovery import ENTRY_POINT_GROUP
+from pytest_lifecycle._core.kit import NOT_CLAIMED
 
 GOOD = """
 from pytest_lifecycle import Provider
@@ -366,7 +366,7 @@ def test_a_skipped_test_makes_its_rule_incomplete_never_passed(pytester: pytest.
 
 
 def test_verdict_folding() -> None:
-    from pytest_lifecycle.report import fold
+    from pytest_lifecycle._plugin.report import fold
 
     assert fold(["passed", "failed"]) == "failed"
     assert fold(["passed", "skipped"]) == "incomplete"

@@ -6,7 +6,7 @@ provider written below -- the reference with marked lines: a method only
 LK-04 calls, a helper that says which thread it runs on, a method and a
 branch nothing calls -- on three rules (LK-03, LK-04, ST-01), so each run
 takes seconds.  A ``-p lcdump`` plugin writes what
-:func:`pytest_lifecycle.provider_coverage.measurement` found, and counts the
+:func:`pytest_lifecycle._plugin.provider_coverage.measurement` found, and counts the
 ``Coverage`` objects started in the process.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lifecycle.provider_coverage import combine, definition_lines, finish
+from pytest_lifecycle._plugin.provider_coverage import combine, definition_lines, finish
 
 TINY = '''\
 """A tiny provider for the coverage tests: the reference, with marked lines."""
@@ -97,7 +97,7 @@ coverage.Coverage.start = _counting_start
 def pytest_sessionfinish(session):
     if hasattr(session.config, "workerinput"):
         return
-    from pytest_lifecycle import provider_coverage
+    from pytest_lifecycle._plugin import provider_coverage
 
     found = provider_coverage.measurement(session.config)
     Path(os.environ["LCDUMP"]).write_text(json.dumps(
@@ -323,7 +323,7 @@ def test_html_without_a_package_is_a_usage_error(pytester: pytest.Pytester) -> N
 STARTS = """\
 import sys, threading
 import coverage
-from pytest_lifecycle.provider_coverage import _guard_thread_tracing
+from pytest_lifecycle._plugin.provider_coverage import _guard_thread_tracing
 
 sys.addaudithook(lambda event, args: None)  # Python code inside every sys.settrace, as the file-op recorder's
 cov = coverage.Coverage(data_file=None, source_pkgs=["tinyprov"], concurrency=["thread"], config_file=False)

@@ -1,6 +1,6 @@
 """The certificate's formats: Markdown, HTML, the badge, GitHub Actions, JUnit XML.
 
-Hand-made certificates (in the shape ``pytest_lifecycle/certificate.py``
+Hand-made certificates (in the shape ``pytest_lifecycle/_plugin/certificate.py``
 builds, with hostile text in every field a provider controls) pin each
 format; real certificates from runs against mutants check that what the
 formats show agrees with the JSON, cell by cell.  JUnit XML is pytest's own
@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from pytest_lifecycle import RULES
-from pytest_lifecycle.render import badge, github, html, markdown
+from pytest_lifecycle._render import badge, github, html, markdown
 
 HOSTILE = "<script>alert('x')</script> | `tick` 100% *bold* [link](http://example.com)\nsecond line"
 KEYED_LOCKS = "keyed_locks"

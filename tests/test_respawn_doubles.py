@@ -1,7 +1,7 @@
 """The respawn suite's helpers pass and fail as documented.
 
-:class:`~pytest_lifecycle.doubles.sources.GatedSources` (hold, fail, hook,
-measure), :meth:`Gate.admit`, and :func:`~pytest_lifecycle.parking.spawn_watched`
+:class:`~pytest_lifecycle._doubles.sources.GatedSources` (hold, fail, hook,
+measure), :meth:`Gate.admit`, and :func:`~pytest_lifecycle._probes.parking.spawn_watched`
 (a call is *parked* once it blocks in a lock, condition or queue; a spinning
 call never is).
 """
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from pytest_lifecycle import InjectedFailure, Kit, RuleViolation
-from pytest_lifecycle.doubles.sources import GatedSources
-from pytest_lifecycle.parking import spawn_watched
+from pytest_lifecycle._doubles.sources import GatedSources
+from pytest_lifecycle._probes.parking import spawn_watched
 
 KEY = ("bundle-db", "ws-alpha")
 OTHER = ("bundle-db", "ws-beta")

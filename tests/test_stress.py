@@ -1,4 +1,4 @@
-"""The stress helpers (:mod:`pytest_lifecycle.stress`) pass and fail as documented."""
+"""The stress helpers (:mod:`pytest_lifecycle._probes.stress`) pass and fail as documented."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pytest_lifecycle.stress import STRESS_SWITCH_INTERVAL, History, describe_overlap, switch_interval
+from pytest_lifecycle._probes.stress import STRESS_SWITCH_INTERVAL, History, describe_overlap, switch_interval
 
 
 def test_switch_interval_is_shrunk_inside_and_restored_after() -> None:

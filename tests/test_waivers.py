@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lifecycle.waivers import Waiver, status
+from pytest_lifecycle._plugin.waivers import Waiver, status
 from tests._runs import run_suite
 
 MUTANT = Path(__file__).resolve().parent / "mutants" / "session_lifecycle" / "lc01_empty_id_tracked.py"
@@ -262,7 +262,7 @@ def test_each_waiver_gets_its_status() -> None:
 
 def test_document_lists_each_waiver_with_its_status(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
-        "import json\nfrom pytest_lifecycle.waivers import document\n\n"
+        "import json\nfrom pytest_lifecycle._plugin.waivers import document\n\n"
         "def pytest_sessionfinish(session):\n"
         "    verdicts = session.config.pluginmanager.get_plugin('lifecycle-report').verdicts()\n"
         "    print('DOCUMENT', json.dumps(document(session.config, verdicts)))\n"
