@@ -22,7 +22,8 @@ fail the run).
 ``test_mutant_passes_what_it_does_not_break[<contract>/<mutant>]`` (the
 *clean* check, opt-in: marker ``mutant_matrix``, deselected by default; run
 it with ``pytest tests/test_mutants.py -m mutant_matrix [-k <contract>]``,
-``-m ''`` for both checks; ``.ci/run`` runs it): on every rule of its
+``-m ''`` for both checks; it costs minutes of CPU and ``.ci/run`` does
+not run it yet): on every rule of its
 contract that it does not declare, the mutant must be *passed* (*not
 claimed* for an optional capability it does not claim), so a mutant that
 breaks more than its bug is noticed.  The tests that may legitimately catch
