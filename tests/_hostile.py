@@ -16,6 +16,9 @@ import pytest
 
 from pytest_lifecycle import rules_for
 
+#: A hostile run that has not ended after this long is a harness failure.
+RUN_TIMEOUT = 300  # safety-net
+
 #: The fault kinds, and what the verdict message must name as the cause.
 CAUSES = {
     "keyboard-interrupt": "raised KeyboardInterrupt",
@@ -122,17 +125,21 @@ def run_hostile(pytester: pytest.Pytester, contract: str, fault: str, timeout: f
     """``pytest --pyargs conformance.<contract>`` against the provider with *fault*, with its JSON report."""
     report = pytester.path / "report.json"
     started = time.monotonic()
-    result = pytester.runpytest_inprocess(
+    # A process of its own: in-process runs inherit what earlier tests of the
+    # same xdist worker left behind (threads, a grown heap) and ran up to ten
+    # times slower inside the full suite than alone.
+    result = pytester.runpytest_subprocess(
         "--pyargs", f"conformance.{contract}", "--lifecycle-provider", hostile_module(pytester, contract, fault),
         "--lifecycle-timeout", f"{timeout:g}", "--lifecycle-report", str(report),
         # The verdicts are read from the report, whose messages are the same under
         # any --tb; pytest's long tracebacks (an AST parse of the suite module per
         # frame) would cost most of the run.
         "--tb=native",
+        "-rE",  # setup/teardown errors listed one per line: a hang or raise must count once
         "-p", "no:cacheprovider", "-q",
+        timeout=RUN_TIMEOUT,
     )  # fmt: skip
     elapsed = time.monotonic() - started
-    reports = result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
     return HostileRun(
         contract=contract,
         fault=fault,
@@ -141,7 +148,7 @@ def run_hostile(pytester: pytest.Pytester, contract: str, fault: str, timeout: f
         outcomes=result.parseoutcomes(),
         report=json.loads(report.read_text()) if report.exists() else {},
         elapsed=elapsed,
-        errors=[f"{r.nodeid} ({r.when})" for r in reports if r.when != "call" and r.failed],
+        errors=[line for line in result.stdout.lines if line.startswith("ERROR ")],
     )
 
 
