@@ -170,22 +170,17 @@ class Kit:
         factory = self.provider.factories[contract]
         try:
             raw = self.runner.call(factory, ctx, what=f"the {contract} factory")
-        except ProviderRaised as exc:
-            raise ProviderError(
-                f"the {contract} factory raised {type(exc.original).__name__}: {exc.original}",
-                provider=self.provider.name,
-                contract=contract,
-                rule=self.rule.id,
-            ) from exc.original
-        except RuleViolation:
-            raise
         except Exception as exc:
+            if isinstance(exc, RuleViolation) and not isinstance(exc, ProviderRaised):
+                raise
+            # The runner wraps what the factory raised; report the original either way.
+            original = exc.original if isinstance(exc, ProviderRaised) else exc
             raise ProviderError(
-                f"the {contract} factory raised {type(exc).__name__}: {exc}",
+                f"the {contract} factory raised {type(original).__name__}: {original}",
                 provider=self.provider.name,
                 contract=contract,
                 rule=self.rule.id,
-            ) from exc
+            ) from original
         if raw is None:
             raise ProviderError(
                 f"the {contract} factory returned None instead of an instance",
