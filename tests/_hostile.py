@@ -1,8 +1,10 @@
 """Providers that go wrong in one way each, and a run of a contract's suite against one of them.
 
 The hostile-provider matrix (``tests/test_hostile.py``) runs each contract's
-suite in-process against each faulty provider and judges every (fault, rule)
-verdict of the JSON report.
+suite against the faulty providers and judges every (fault, rule) verdict of
+the JSON report.  The faults share runs (:func:`run_group`): one process per
+contract for the hang, which waits out a short timeout, and one for the
+other faults together.
 """
 
 from __future__ import annotations
@@ -98,13 +100,22 @@ def hostile_module(pytester: pytest.Pytester, contract: str, fault: str) -> str:
     return f"hostile:{contract}__{fault}".replace("-", "_")
 
 
+def group_of(fault: str) -> str:
+    """The run a fault shares: the hang alone (it waits out its timeout), the other faults together."""
+    return "hang" if fault == "hang" else "faults"
+
+
+def faults_of(group: str) -> list[str]:
+    return [fault for fault in CAUSES if group_of(fault) == group]
+
+
 def names_cause(fault: str, message: str) -> bool:
     return any(cause in message for cause in CAUSES[fault].split("|"))
 
 
 @dataclass
 class HostileRun:
-    """One run of a contract's suite against the provider with one fault."""
+    """One provider's part of a run of a contract's suite against the providers of one fault group."""
 
     contract: str
     fault: str
@@ -113,23 +124,26 @@ class HostileRun:
     outcomes: dict[str, int]
     report: dict[str, Any]
     elapsed: float
-    #: Setup or teardown reports that failed (pytest's ERROR), as "node id (when)".
+    #: This provider's setup or teardown reports that failed (pytest's ERROR lines).
     errors: list[str]
+    #: The providers of the run.
+    providers: list[str]
 
     @property
     def provider(self) -> str:
         return provider_name(self.contract, self.fault)
 
 
-def run_hostile(pytester: pytest.Pytester, contract: str, fault: str, timeout: float) -> HostileRun:
-    """``pytest --pyargs conformance.<contract>`` against the provider with *fault*, with its JSON report."""
+def run_group(pytester: pytest.Pytester, contract: str, group: str, timeout: float) -> dict[str, HostileRun]:
+    """``pytest --pyargs conformance.<contract>`` against the providers of the faults of *group*; fault → its run."""
     report = pytester.path / "report.json"
+    faults = faults_of(group)
+    selection = [arg for fault in faults for arg in ("--lifecycle-provider", hostile_module(pytester, contract, fault))]
     started = time.monotonic()
-    # A process of its own: in-process runs inherit what earlier tests of the
-    # same xdist worker left behind (threads, a grown heap) and ran up to ten
-    # times slower inside the full suite than alone.
+    # A process of its own: a hostile provider may leave threads behind that an
+    # in-process run would hand on to the next tests of the xdist worker.
     result = pytester.runpytest_subprocess(
-        "--pyargs", f"conformance.{contract}", "--lifecycle-provider", hostile_module(pytester, contract, fault),
+        "--pyargs", f"conformance.{contract}", *selection,
         "--lifecycle-timeout", f"{timeout:g}", "--lifecycle-report", str(report),
         # The verdicts are read from the report, whose messages are the same under
         # any --tb; pytest's long tracebacks (an AST parse of the suite module per
@@ -140,16 +154,22 @@ def run_hostile(pytester: pytest.Pytester, contract: str, fault: str, timeout: f
         timeout=RUN_TIMEOUT,
     )  # fmt: skip
     elapsed = time.monotonic() - started
-    return HostileRun(
-        contract=contract,
-        fault=fault,
-        ret=result.ret,
-        stdout=result.stdout.str(),
-        outcomes=result.parseoutcomes(),
-        report=json.loads(report.read_text()) if report.exists() else {},
-        elapsed=elapsed,
-        errors=[line for line in result.stdout.lines if line.startswith("ERROR ")],
-    )
+    doc = json.loads(report.read_text()) if report.exists() else {}
+    errors = [line for line in result.stdout.lines if line.startswith("ERROR ")]
+    return {
+        fault: HostileRun(
+            contract=contract,
+            fault=fault,
+            ret=result.ret,
+            stdout=result.stdout.str(),
+            outcomes=result.parseoutcomes(),
+            report=doc,
+            elapsed=elapsed,
+            errors=[line for line in errors if f"[{provider_name(contract, fault)}]" in line],
+            providers=[provider_name(contract, f) for f in faults],
+        )
+        for fault in faults
+    }
 
 
 def judge(run: HostileRun) -> tuple[list[str], list[str], list[str]]:

@@ -14,6 +14,7 @@ import conformance.keyed_locks
 import conformance.respawn
 import conformance.session_lifecycle  # noqa: F401
 from pytest_lifecycle import CONTRACTS
+from tests._hostile import group_of
 
 try:  # the SSE client, kept across in-process runs (the `sse` extra)
     import httpcore  # noqa: F401
@@ -38,13 +39,17 @@ FIRST_FAILURE_TESTS = frozenset(
     }
 )
 
+#: The test of ``test_hostile.py`` whose runs are shared (``tests._hostile.run_group``).
+HOSTILE_MATRIX = "test_every_claimed_rule_gets_an_honest_verdict"
+
 
 def batch_of(nodeid: str) -> str | None:
     """The batch a test shares one run with, or None: a batch's tests must run on one xdist worker.
 
     - ``test_mutants.py``: one run per contract (ids start with ``<contract>/``);
     - ``test_alternates.py``: one run per mode (ids end with ``-serial``/``-xdist``);
-    - ``test_hypothesis.py``: the first LC-17 failure, read by :data:`FIRST_FAILURE_TESTS`.
+    - ``test_hypothesis.py``: the first LC-17 failure, read by :data:`FIRST_FAILURE_TESTS`;
+    - ``test_hostile.py``: one run per contract and fault group (ids ``<contract>-<fault>``).
     """
     path, _, rest = nodeid.partition("::")
     function, _, param = rest.partition("[")
@@ -56,6 +61,9 @@ def batch_of(nodeid: str) -> str | None:
         return f"{path}::{mode}"
     if module == "test_hypothesis.py" and function in FIRST_FAILURE_TESTS:
         return f"{path}::first-failure"
+    contract, _, fault = param.partition("-")
+    if module == "test_hostile.py" and function == HOSTILE_MATRIX and contract in CONTRACTS:
+        return f"{path}::{contract}-{group_of(fault)}"
     return None
 
 

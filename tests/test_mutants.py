@@ -118,7 +118,9 @@ class Batches:
     def _run(self, pytester: pytest.Pytester, contract: str) -> Batch:
         plan = self._plan(contract)
         specs = [f"{m.module}:provider" for m in MUTANTS if m.provider in plan.rules]
-        result, doc = run_suite(pytester, contract, "--lifecycle-profile", NO_SHRINK, provider=specs, plan=plan)
+        result, doc = run_suite(
+            pytester, contract, "--lifecycle-profile", NO_SHRINK, "--tb=native", provider=specs, plan=plan
+        )
         assert doc, f"the {contract} batch wrote no report:\n{result.stdout.str()[-4000:]}"
         assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()[-4000:]
         return Batch(result, doc, plan)
@@ -213,3 +215,8 @@ def test_tests_sharing_a_run_are_scheduled_together() -> None:
     for name in FIRST_FAILURE_TESTS:
         assert f"def {name}(" in hypothesis_tests, f"{name} is no longer in test_hypothesis.py"
     assert batch_of("tests/test_plugin.py::test_x[session_lifecycle/a]") is None
+    hostile = "tests/test_hostile.py::test_every_claimed_rule_gets_an_honest_verdict[keyed_locks-{}]"
+    assert {batch_of(hostile.format(fault)) for fault in ("value-error", "keyboard-interrupt")} == {
+        "tests/test_hostile.py::keyed_locks-faults"
+    }
+    assert batch_of(hostile.format("hang")) == "tests/test_hostile.py::keyed_locks-hang"

@@ -373,3 +373,27 @@ def test_verdict_folding() -> None:
     assert fold(["passed", "passed"]) == "passed"
     assert fold(["not claimed", "not claimed"]) == "not claimed"
     assert fold(["skipped"]) == "skipped"
+
+
+def test_the_report_written_as_the_run_goes_is_the_whole_document(pytester: pytest.Pytester) -> None:
+    # Rewritten at every test, with only the rules reported since re-encoded: each
+    # file written during the run is a whole document naming the running test,
+    # and the last one is the document results() gives.
+    pytester.syspathinsert()
+    pytester.makepyfile(
+        seen="import pytest\n\n"
+        "@pytest.hookimpl(trylast=True)\n"
+        "def pytest_runtest_logstart(nodeid, location):\n"
+        "    with open('seen.jsonl', 'a') as seen:\n"
+        "        seen.write(open('report.json').read().replace(chr(10), ' ') + chr(10))\n"
+    )
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_inprocess(*lc("LC-03", "LC-06"), "--lifecycle-report", str(report), "-p", "seen")
+    assert result.ret == 0, result.stdout.str()
+    started = [r.nodeid for r in result.reprec.getreports("pytest_runtest_logreport") if r.when == "setup"]  # type: ignore[attr-defined]
+    seen = [json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()]
+    assert [doc["running"] for doc in seen] == started and len(started) >= 2
+    assert not any(doc["complete"] for doc in seen)
+    session = result.reprec.getcall("pytest_sessionfinish").session  # type: ignore[attr-defined]
+    plugin = session.config.pluginmanager.get_plugin("lifecycle-report")
+    assert json.loads(report.read_text()) == plugin.results(complete=True, exitstatus=0)

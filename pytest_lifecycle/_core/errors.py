@@ -13,6 +13,7 @@ __all__ = [
     "ProviderHung",
     "ProviderRaised",
     "RuleViolation",
+    "ThreadAbandoned",
     "escapes_exception",
 ]
 
@@ -20,6 +21,16 @@ __all__ = [
 #: provider's doing: pytest's outcomes (skip, fail, exit), Hypothesis's
 #: internal stops, the kit's own "stop, do not shrink".
 HARNESS_MODULES = ("_pytest", "pytest", "hypothesis", "pytest_lifecycle", "conformance")
+
+
+class ThreadAbandoned(BaseException):
+    """Raised by the kit's doubles inside a provider call it gave up on, so the thread stops.
+
+    A call still running after its test is abandoned; one that loops over a
+    double (retrying a commit forever, say) would otherwise take the GIL from
+    every later test of the process.  A ``BaseException``, so ``except
+    Exception`` in provider code does not swallow it.
+    """
 
 
 def escapes_exception(exc: BaseException) -> bool:

@@ -233,7 +233,8 @@ class Kit:
     # -- trace and checks -------------------------------------------------
 
     def note(self, step: str) -> None:
-        """Add a line to the trace that failure messages show."""
+        """Add a line to the trace that failure messages show (every call of a test double does)."""
+        self.runner.stop_if_abandoned()
         with self._trace_lock:
             self._trace.append(step)
 

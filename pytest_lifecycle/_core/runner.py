@@ -6,7 +6,11 @@ not come back becomes a :class:`~pytest_lifecycle._core.errors.ProviderHung`
 failure (``provider 'x' still inside drain_all_on_shutdown after 5s``)
 instead of a hung CI job.  Workers are daemon threads (a truly hung
 provider cannot hold the interpreter open) and are reused within a test,
-then stopped and joined when it ends.
+then stopped and joined when it ends.  A call still running then is
+abandoned; if it calls the kit again (a provider looping over a test double
+after its test ended) it gets :class:`~pytest_lifecycle._core.errors.ThreadAbandoned`,
+so that a spinning provider does not slow every later test of the process by
+holding the GIL.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar, final
 
-from pytest_lifecycle._core.errors import ProviderHung, ProviderRaised, escapes_exception
+from pytest_lifecycle._core.errors import ProviderHung, ProviderRaised, ThreadAbandoned, escapes_exception
 
 __all__ = ["Runner", "Task", "in_worker"]
 
@@ -48,7 +52,7 @@ def in_worker() -> bool:
 class Task(Generic[T]):
     """A call running on a worker thread; :meth:`result` waits for it."""
 
-    __slots__ = ("_done", "_error", "_runner", "_value", "reported_hung", "thread_name", "what")
+    __slots__ = ("_done", "_error", "_runner", "_value", "reported_hung", "thread_ident", "thread_name", "what")
 
     def __init__(self, runner: Runner, what: str) -> None:
         self.what = what
@@ -57,6 +61,7 @@ class Task(Generic[T]):
         self._value: Any = None
         self._error: BaseException | None = None
         self.thread_name: str | None = None
+        self.thread_ident: int | None = None
         #: A hang of this call was already reported (the test failed on it).
         self.reported_hung = False
 
@@ -110,6 +115,7 @@ class Task(Generic[T]):
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.thread_name = threading.current_thread().name
+        self.thread_ident = threading.get_ident()
         _local.depth = getattr(_local, "depth", 0) + 1
         try:
             self._value = fn(*args, **kwargs)
@@ -156,6 +162,8 @@ class Runner:
         self._tasks: list[Task[Any]] = []
         self._names = itertools.count(1)
         self._closed = False
+        #: Threads of the tasks :meth:`close` gave up on.
+        self._abandoned: frozenset[int] = frozenset()
 
     def spawn(self, fn: Callable[..., T], *args: Any, what: str | None = None, **kwargs: Any) -> Task[T]:
         """Start ``fn(*args, **kwargs)`` on a worker and return its task."""
@@ -227,7 +235,18 @@ class Runner:
         self._driver_jobs.put(_STOP)
         for w in workers + ([driver] if driver else []):
             w.join(0 if stuck else limit)
+        self._abandoned = frozenset(t.thread_ident for t in stuck if t.thread_ident is not None)
         return stuck
+
+    def stop_if_abandoned(self) -> None:
+        """Raise :class:`~pytest_lifecycle._core.errors.ThreadAbandoned` in a thread :meth:`close` gave up on.
+
+        The kit's doubles call it on every use: a provider call that outlived
+        its test and loops over them (``while not committed: agent.commit()``)
+        stops there, instead of holding the GIL for the rest of the run.
+        """
+        if threading.get_ident() in self._abandoned:
+            raise ThreadAbandoned(f"{self.provider}: the kit abandoned this call when the {self.rule} test ended")
 
     def _start_thread(self, jobs: queue.SimpleQueue[Any], name: str) -> threading.Thread:
         thread = threading.Thread(target=self._work, args=(jobs,), name=name, daemon=True)
@@ -235,12 +254,16 @@ class Runner:
         return thread
 
     def _work(self, jobs: queue.SimpleQueue[Any]) -> None:
-        while True:
-            job = jobs.get()
-            if job is _STOP:
-                return
-            task, fn, args, kwargs = job
-            task._run(fn, args, kwargs)
-            if jobs is self._jobs:
-                with self._lock:
-                    self._idle += 1
+        try:
+            while True:
+                job = jobs.get()
+                if job is _STOP:
+                    return
+                task, fn, args, kwargs = job
+                task._run(fn, args, kwargs)
+                if jobs is self._jobs:
+                    with self._lock:
+                        self._idle += 1
+        except ThreadAbandoned:
+            # close() gave up on this thread; the stop may land after the call ended.
+            return

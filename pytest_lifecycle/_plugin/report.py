@@ -135,6 +135,10 @@ class LifecycleReport:
         self.running: str | None = None
         #: (provider, rule) → node id → what that test did.
         self.tests: dict[tuple[str, str], dict[str, TestRecord]] = defaultdict(dict)
+        #: (provider, rule) → its entry of the report, as JSON text, until a report of it changes it:
+        #: the report is rewritten at every test, and re-encoding every rule each time would
+        #: make a run's cost grow with the square of its tests.
+        self._encoded: dict[tuple[str, str], str] = {}
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -167,6 +171,7 @@ class LifecycleReport:
         if provider not in self.providers:
             self.providers.append(provider)
         key = (provider, rule)
+        self._encoded.pop(key, None)
         for name, value in ((str(k), str(v)) for k, v in report.user_properties):
             if name == "lifecycle_abandoned" and report.when == "teardown":
                 self.abandoned.append((report.nodeid, value))
@@ -286,29 +291,51 @@ class LifecycleReport:
         outcome, level, duration, failure trace and replay command.
         """
         verdicts = self.verdicts()
+        return self._head(verdicts, complete=complete, exitstatus=exitstatus) | {
+            "providers": {
+                p: {rule: self._entry(p, rule, v) for rule, v in sorted(verdicts[p].items())} for p in self.providers
+            },
+        }
+
+    def _head(self, verdicts: dict[str, dict[str, str]], *, complete: bool, exitstatus: int | None) -> dict[str, Any]:
+        """The document without its ``providers``."""
         return {
             "kit_version": __version__,
             "complete": complete,
             "exitstatus": exitstatus,
             "running": None if complete else self.running,
             "not_run": sorted({f"{p} {r}" for p, r in self.selected.values() if r not in verdicts.get(p, {})}),
-            "providers": {
-                p: {
-                    rule: {
-                        "verdict": v,
-                        "kind": RULES[rule].kind,
-                        "message": self.messages.get((p, rule)),
-                        "text": RULES[rule].where,
-                        "tests": [t.as_json() for _, t in sorted(self.tests[(p, rule)].items())],
-                    }
-                    for rule, v in sorted(verdicts[p].items())
-                }
-                for p in self.providers
-            },
             "choices": {p: self.choices_of(p) for p in self.providers},
             "abandoned": [f"{what} (after {nodeid})" for nodeid, what in self.abandoned],
             "strict": bool(self.config.option.lifecycle_strict or self.config.getini("lifecycle_strict")),
         }
+
+    def _entry(self, provider: str, rule: str, verdict: str) -> dict[str, Any]:
+        return {
+            "verdict": verdict,
+            "kind": RULES[rule].kind,
+            "message": self.messages.get((provider, rule)),
+            "text": RULES[rule].where,
+            "tests": [t.as_json() for _, t in sorted(self.tests[(provider, rule)].items())],
+        }
+
+    def _encoded_entry(self, provider: str, rule: str, verdict: str) -> str:
+        key = (provider, rule)
+        if key not in self._encoded:
+            self._encoded[key] = json.dumps(self._entry(provider, rule, verdict), sort_keys=True)
+        return self._encoded[key]
+
+    def _text(self, *, complete: bool, exitstatus: int | None) -> str:
+        """:meth:`results` as JSON text, re-encoding only the rules reported since the last call."""
+        verdicts = self.verdicts()
+        head = json.dumps(self._head(verdicts, complete=complete, exitstatus=exitstatus), sort_keys=True)
+        providers = ", ".join(
+            f"{json.dumps(p)}: {{"
+            + ", ".join(f"{json.dumps(r)}: {self._encoded_entry(p, r, v)}" for r, v in sorted(verdicts[p].items()))
+            + "}"
+            for p in self.providers
+        )
+        return f'{head[:-1]}, "providers": {{{providers}}}}}\n'
 
     def write(self, *, complete: bool, exitstatus: int | None = None) -> None:
         """Write the JSON report (``--lifecycle-report``).
@@ -320,10 +347,9 @@ class LifecycleReport:
         path = self.config.option.lifecycle_report
         if not path or hasattr(self.config, "workerinput"):
             return
-        doc = self.results(complete=complete, exitstatus=exitstatus)
         target = Path(path)
         partial = target.with_name(target.name + ".partial")
-        partial.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        partial.write_text(self._text(complete=complete, exitstatus=exitstatus), encoding="utf-8")
         os.replace(partial, target)
 
 
