@@ -31,7 +31,7 @@ from tests._hostile import CAUSES, CONTRACTS, HostileRun, group_of, hostile_modu
 #: hang costs one timeout per test, and this keeps the matrix under a minute.  The
 #: other columns never wait for it; a long one there keeps a slow call of the
 #: reference on a loaded machine from being reported as hung (a misnamed cause).
-TIMEOUTS = {"hang": 0.2}
+TIMEOUTS = {"hang": 0.1}
 TIMEOUT = 2.0
 #: Seconds the run of one contract's providers of one group (the hang, the other faults) may take.
 RUN_BOUND = 40.0

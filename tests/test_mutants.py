@@ -10,7 +10,8 @@ xdist worker), and each test reads its verdicts from the JSON report.  The
 run uses the kit's ``ci`` sizes without Hypothesis's shrink phase
 (:data:`~tests._runs.NO_SHRINK`): a kill needs the verdict and the rule the
 message cites, not the smallest example (``tests/test_hypothesis.py`` checks
-what shrinking prints).
+what shrinking prints); and a shorter timeout (:data:`MUTANT_TIMEOUT`), as a
+deadlocked mutant waits it out in every test of its rule.
 
 ``test_kit_fails_mutant_on_its_rule[<contract>/<mutant>/<rule>]`` (the
 *kill*, in every run): every test of the rule runs; for a rule in ``BREAKS``
@@ -55,6 +56,8 @@ from tests.conftest import FIRST_FAILURE_TESTS, batch_of
 from .mutants import BROKEN, Mutant, all_mutants
 
 MUTANTS = all_mutants()
+#: ``--lifecycle-timeout`` of the batches (the kit's default is 5 s).
+MUTANT_TIMEOUT = 2
 assert MUTANTS, "no mutants found: the catalogue would prove nothing"
 
 
@@ -119,8 +122,11 @@ class Batches:
         plan = self._plan(contract)
         specs = [f"{m.module}:provider" for m in MUTANTS if m.provider in plan.rules]
         result, doc = run_suite(
-            pytester, contract, "--lifecycle-profile", NO_SHRINK, "--tb=native", provider=specs, plan=plan
-        )
+            pytester, contract, "--lifecycle-profile", NO_SHRINK, "--tb=native",
+            # A mutant that deadlocks costs one timeout per test; calls of the others take milliseconds.
+            "--lifecycle-timeout", str(MUTANT_TIMEOUT),
+            provider=specs, plan=plan,
+        )  # fmt: skip
         assert doc, f"the {contract} batch wrote no report:\n{result.stdout.str()[-4000:]}"
         assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()[-4000:]
         return Batch(result, doc, plan)
