@@ -6,7 +6,10 @@ docstring names the seed it comes from) and declares:
 - ``provider``: a :class:`pytest_lifecycle.Provider` named ``mutant-...``;
 - ``BREAKS``: the rule IDs the kit must fail it on (a broken MUST);
 - optionally ``NON_STRICT``: rule IDs whose SHOULD it breaks while keeping
-  every MUST -- the kit must report them *non-strict*, not failed.
+  every MUST -- the kit must report them *non-strict*, not failed;
+- optionally ``UNOBSERVABLE``: rule IDs the kit cannot check against it
+  because its bug removes what their tests observe -- reported *skipped* or
+  *incomplete* (never passed), with the reason in the docstring.
 
 ``tests/test_mutants.py`` runs the conformance suite against every mutant
 and asserts that each rule in ``BREAKS`` is reported *failed* (each in
@@ -30,6 +33,8 @@ class Mutant:
     non_strict: tuple[str, ...] = ()
     #: The name of its Provider: the key of the lifecycle report.
     provider: str = ""
+    #: Rules whose tests its bug leaves nothing to observe: skipped or incomplete.
+    unobservable: tuple[str, ...] = ()
 
     def expected(self) -> list[tuple[str, str]]:
         """(rule, verdict) pairs the kit must report for this mutant."""
@@ -52,6 +57,7 @@ def all_mutants() -> list[Mutant]:
             (module.__doc__ or "").strip(),
             tuple(getattr(module, "NON_STRICT", ())),
             module.provider.name,
+            tuple(getattr(module, "UNOBSERVABLE", ())),
         )
         for contract, module in provider_modules(__name__, BROKEN)
     ]

@@ -6,6 +6,9 @@ The torn checkpoint of the checkpoint-race incident (its regression tests
 on-disk JSON stays parseable): truncate-then-write leaves an empty or half-written
 session file when the process dies in between (CK-05), and the write protocol has
 no temporary file at all (CK-04).
+
+CK-07 is unobservable: its test copies each snapshot at the rename that
+publishes it, and an in-place write has no such moment (CK-05 covers it).
 """
 
 from pathlib import Path
@@ -16,6 +19,7 @@ from reference_impl.checkpoint import CheckpointStore
 from ._base import factory_of
 
 BREAKS = ("CK-05", "CK-04")
+UNOBSERVABLE = ("CK-07",)
 
 
 class DirectWriteStore(CheckpointStore):
