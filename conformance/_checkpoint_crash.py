@@ -1,6 +1,6 @@
 """The child side of CK-05's crash tests (§2); private.
 
-These functions run in workers forked by :mod:`pytest_lifecycle._probes.crash`: they
+These functions run in workers forked by :class:`~pytest_lifecycle.support.CrashHarness`: they
 build the provider's store on the test's directory, as a restarted server
 would, and save numbered versions of one session until the kit kills them.
 Version ``n`` is :func:`version_state` ``(n)``, so whatever a fresh store loads

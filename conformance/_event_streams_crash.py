@@ -1,6 +1,6 @@
 """The child side of ST-10/ST-11's crash tests (§4); private.
 
-These functions run in workers forked by :mod:`pytest_lifecycle._probes.crash`: each
+These functions run in workers forked by :class:`~pytest_lifecycle.support.CrashHarness`: each
 builds the provider's registry on the test's directory, as a restarted
 server would, on its own event loop (``asyncio.run``), and reports what it
 found and did.  Every wait on the provider is bounded by ``args["timeout"]``

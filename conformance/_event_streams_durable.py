@@ -6,7 +6,7 @@ Three kinds of crash, from the gentlest:
   left as it is (§0);
 - a real ``SIGKILL`` of a child process that emits in a loop, at varied
   moments, and a child killed by ``SIGXFSZ`` at an exact byte offset of the
-  write of an event (:mod:`pytest_lifecycle._probes.crash`);
+  write of an event (:class:`~pytest_lifecycle.support.CrashHarness`);
 - a torn or damaged record made by the kit itself: it learns which file an
   emit appended to and where the record starts, then truncates a copy of the
   directory inside the last record, or overwrites bytes in the middle of an
@@ -14,7 +14,7 @@ Three kinds of crash, from the gentlest:
 
 A SIGKILL cannot reveal a missing ``fsync`` (the page cache survives the
 process), so "``emit`` returns only once the event is durable" is checked on
-the file operations of each emit (:mod:`pytest_lifecycle._probes.fileops`): an
+the file operations of each emit (:class:`~pytest_lifecycle.support.FileOps`): an
 fsync of a file under ``ctx.path`` inside the call, and a directory fsync
 after a file was created.  The crash tests rebuild the provider in a child
 process and need an import spec (``--lifecycle-provider module:attribute``

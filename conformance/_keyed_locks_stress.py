@@ -4,7 +4,7 @@ A stress rule can only find bugs, never prove their absence, so it is
 reported apart from the required rules.  Some races have no boundary the
 kit controls — an unlocked check-then-insert inside ``lock_for`` is a window
 of a few bytecodes — and only many threads under a tiny switch interval
-(:func:`pytest_lifecycle._probes.stress.switch_interval`) make them likely.
+(:func:`~pytest_lifecycle.support.switch_interval`) make them likely.
 
 Each round has :data:`SESSIONS` logical locks: sessions whose ids start as
 ``(round, s, 0)`` and are rotated to ``(round, s, 1)``, ``(round, s, 2)`` …
@@ -15,7 +15,7 @@ by whoever holds them.  Every round, :data:`HAMMERS` threads
 2. enter random sessions :data:`CYCLES` times each — through the current
    id or, as late callers, through a stale one — and sometimes rotate the
    id from inside; entries and exits go to a
-   :class:`~pytest_lifecycle._probes.stress.History`;
+   :class:`~pytest_lifecycle.support.History`;
 3. meet again.  Every thread kept every lock it got, so each session's lock
    stayed alive and all its ids had to resolve to it.  Where the threads
    nevertheless got several lock objects for one session, the kit enters

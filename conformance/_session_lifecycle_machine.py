@@ -113,7 +113,7 @@ def spawn_call(kit: Kit, obj: Any, method: str, *args: Any, **kwargs: Any) -> Wa
     """Spawn the guarded ``obj.method(*args, **kwargs)`` on a kit worker watched for parking.
 
     The guarded method runs inline on the watched worker, so the call is
-    still traced and its result checked (see :mod:`pytest_lifecycle._probes.parking`).
+    still traced and its result checked (see :class:`~pytest_lifecycle.support.WatchedTask`).
     """
     # Bound into a partial: the provider's own keywords (``timeout=``) must
     # not reach the runner's.

@@ -15,9 +15,9 @@ MUSTs of that branch.  The kit's own session ids use ``[a-z0-9_]`` only
 than that still reaches every test.
 
 Nothing here sleeps to synchronise.  Races are driven by holding a provider's
-file operation (a rename, seen through :mod:`pytest_lifecycle._probes.fileops`) on a
+file operation (a rename, seen through :class:`~pytest_lifecycle.support.FileOps`) on a
 kit gate; what reached disk is read back through the provider's own ``load``;
-real crashes are SIGKILLs of child processes (:mod:`pytest_lifecycle._probes.crash`).
+real crashes are SIGKILLs of child processes (:class:`~pytest_lifecycle.support.CrashHarness`).
 Where a rule says *nothing happens* (no save without activity, no write after
 ``stop()``), the test watches for a bounded window of several checkpoint
 intervals: such a window can only miss a bug, never invent one.

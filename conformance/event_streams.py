@@ -8,7 +8,7 @@ miss events, and whose recovered handler had to continue the sequence from
 the last durable cursor.
 
 Every provider call runs on the kit's own event loop, one step at a time
-(:mod:`pytest_lifecycle._probes.asyncdrive`): the kit starts a call, runs the loop
+(:class:`~pytest_lifecycle.support.Streams`): the kit starts a call, runs the loop
 until every task is blocked, and only then looks.  A check of *live*
 delivery starts a read first (a pending ``__anext__``, the loop run until
 idle) and emits after, so the events are live whether the provider attaches

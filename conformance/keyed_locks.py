@@ -23,7 +23,7 @@ the entry is gone.  LK-01's SHOULD is checked apart (``level="should"``): a
 after a collection callers must still be refused.  The leak rule (LK-07)
 measures pruning two ways: the registry's ``len()`` is back to its
 baseline, and the memory the registry keeps (``tracemalloc``, without what
-the harness keeps: :mod:`pytest_lifecycle._probes.leaks`) is bounded.  The model-based rule (LK-08) lives in
+the harness keeps: :func:`~pytest_lifecycle.support.provider_growth`) is bounded.  The model-based rule (LK-08) lives in
 :mod:`conformance._keyed_locks_machine`, the stress rule (LK-09) in
 :mod:`conformance._keyed_locks_stress`.
 
@@ -381,7 +381,7 @@ def test_lk02_first_callers_of_a_key_get_one_lock(lifecycle_kit: Kit) -> None:
     """LK-02 (§3): two first callers of a key get one lock, however their calls interleave.
 
     The first ``lock_for('k')`` of a fresh registry is stopped before each of
-    its lines in turn (:func:`~pytest_lifecycle._probes.interleave.interleavings`);
+    its lines in turn (:func:`~pytest_lifecycle.support.interleavings`);
     meanwhile a second ``lock_for('k')`` runs to its end, or until it waits
     for the first.  Then, with both locks alive, a holder of the first must
     exclude the second: two locks for one key let two holders in at once --
@@ -725,7 +725,7 @@ def test_lk07_churn_returns_to_baseline(keyed_locks: Any, lifecycle_kit: Kit) ->
     256 live keys, every other one rotated to a second key, after a warm-up
     round.  Afterwards ``len(registry)`` is back to its baseline and the
     memory the registry keeps grew by at most the kit's churn allowance
-    (:mod:`pytest_lifecycle._probes.leaks`: 16 bytes per key plus 128 KiB; what the
+    (:func:`~pytest_lifecycle.support.provider_growth`: 16 bytes per key plus 128 KiB; what the
     harness keeps, log records included, is not the registry's).  The churn
     calls the raw registry in one kit call (one thread hop, one deadline).
     """

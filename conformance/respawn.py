@@ -15,7 +15,7 @@ driven through the doubles' gates, never through sleeps:
 - further respawns of the same key are *queued* behind it one at a time:
   each is called only once the previous one has parked inside the provider
   (blocked in a lock, condition or queue -- see
-  :mod:`pytest_lifecycle._probes.parking`), so "call order" (RS-05) is well defined;
+  :class:`~pytest_lifecycle.support.WatchedTask`), so "call order" (RS-05) is well defined;
 - the order they are served in is read without asking which thread the
   provider calls the sources from: the gate lets one respawn through at a
   time (``Gate.admit``) and the kit waits for a respawn to *return* before
@@ -27,7 +27,7 @@ driven through the doubles' gates, never through sleeps:
 
 The leak rule (RS-07) churns ``profile.churn`` keys through the raw manager
 with trivial sources, and checks both ``lock_table_size()`` and the memory
-the manager keeps (:mod:`pytest_lifecycle._probes.leaks`: what the harness keeps,
+the manager keeps (:func:`~pytest_lifecycle.support.provider_growth`: what the harness keeps,
 such as the records of a manager that logs every failure, is not counted).
 
 Use in a project's own tests::

@@ -8,7 +8,7 @@ with a short ``join(timeout=0.05)``, these tests prove the order instead:
 commits are held in the agent double's gate, and what happened is read from
 the results once the gate is open.  A call that must wait for a held commit
 (a drain, an eviction, ``wait=True``) is started on a worker the kit watches
-(:mod:`pytest_lifecycle._probes.parking`); once its thread is parked in a lock,
+(:class:`~pytest_lifecycle.support.WatchedTask`); once its thread is parked in a lock,
 condition or queue -- or the call has returned, which fails the rule -- the
 commit is released.  So a provider that does not wait is caught whatever
 the scheduling, not only when its call happens to run before the release.
@@ -1407,7 +1407,7 @@ def test_lc16_churn_returns_to_baseline(session_lifecycle: Any, lifecycle_kit: K
     ``profile.churn`` sessions (10 000 in the ``ci`` profile) each go through
     register/mark/commit/discard, after a warm-up round; the memory the
     coordinator keeps may grow by at most the kit's churn allowance
-    (:mod:`pytest_lifecycle._probes.leaks`; what the harness keeps, log records
+    (:func:`~pytest_lifecycle.support.provider_growth`; what the harness keeps, log records
     included, is not counted).  The churn calls the raw provider in one kit
     call (one thread hop, one deadline for the block).
     """

@@ -54,3 +54,11 @@ def test_parking_needs_cpython_with_a_gil(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(cpython.sys, "_is_gil_enabled", lambda: False, raising=False)
     with pytest.raises(UnsupportedVersion, match=r"frames of blocked threads.*\(no GIL\)"):
         cpython.check_parking_supported()
+
+
+def test_thread_tracing_guard_needs_threadings_trace_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(cpython.threading, "_trace_hook")
+    with pytest.raises(
+        UnsupportedVersion, match=r"threading._sys and threading._trace_hook\), not available in Python"
+    ):
+        cpython.guard_thread_tracing()

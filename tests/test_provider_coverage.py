@@ -323,12 +323,12 @@ def test_html_without_a_package_is_a_usage_error(pytester: pytest.Pytester) -> N
 STARTS = """\
 import sys, threading
 import coverage
-from pytest_lifecycle._plugin.provider_coverage import _guard_thread_tracing
+from pytest_lifecycle._compat.cpython import guard_thread_tracing
 
 sys.addaudithook(lambda event, args: None)  # Python code inside every sys.settrace, as the file-op recorder's
 cov = coverage.Coverage(data_file=None, source_pkgs=["tinyprov"], concurrency=["thread"], config_file=False)
 cov.start()
-_guard_thread_tracing()
+guard_thread_tracing()
 died = []
 threading.excepthook = lambda hook: died.append(hook.exc_value)
 sys.unraisablehook = lambda hook: died.append(hook.exc_value)

@@ -1,11 +1,13 @@
-"""The CPython internals the probes read: other threads' frames and one opcode.
+"""The CPython internals the kit relies on: other threads' frames, one opcode, how threads install a tracer.
 
 The parking probe (:mod:`pytest_lifecycle._probes.parking`) decides that a
 worker is blocked from the frame it is executing, which is exact only on
 CPython with the GIL held by whoever looks (3.11 and later; a free-threaded
 build runs with the GIL disabled).  ``BEFORE_WITH`` is the opcode that runs a
 C ``__enter__`` on 3.11 to 3.13; from 3.14 ``with`` is a call the profile
-hook sees, and the opcode is gone.
+hook sees, and the opcode is gone.  Provider coverage wraps how
+:mod:`threading` installs a new thread's trace function
+(:func:`guard_thread_tracing`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,20 @@ from __future__ import annotations
 import dis
 import platform
 import sys
+import threading
+import types
 from types import FrameType
-from typing import Final
+from typing import Any, Final
 
 from pytest_lifecycle._compat import UnsupportedVersion
 
-__all__ = ["check_parking_supported", "entering_with", "thread_frame"]
+__all__ = [
+    "check_parking_supported",
+    "entering_with",
+    "guard_thread_tracing",
+    "thread_frame",
+    "unguard_thread_tracing",
+]
 
 _BEFORE_WITH: Final = dis.opmap.get("BEFORE_WITH")
 
@@ -45,3 +55,71 @@ def entering_with(frame: FrameType) -> bool:
     code = frame.f_code.co_code
     lasti = frame.f_lasti
     return 0 <= lasti < len(code) and code[lasti] == _BEFORE_WITH
+
+
+# CPython 3.11 (gh-98257): installing a trace function is not reentrant across threads, and an
+# audit hook written in Python (the kit's file-op recorder) runs inside the installation.  Under the
+# stress tests' 1 µs switch interval a thread that starts meanwhile -- every new thread installs
+# coverage's tracer -- gets RuntimeError("Cannot install a trace function while another trace
+# function is being installed") and dies before it runs: a correct provider would fail LK-02 or
+# LK-09 only because it is measured.  So new threads install their tracer one at a time, and retry.
+_INSTALLING: Final = threading.Lock()
+_BUSY: Final = "being installed"
+_RETRIES: Final = 5
+
+
+def _settrace_in_turn(fn: Any) -> None:
+    with _INSTALLING:
+        for attempt in range(_RETRIES):
+            try:
+                sys.settrace(fn)
+                return
+            except RuntimeError as exc:  # another thread (not a new one) was installing: it is done now
+                if _BUSY not in str(exc) or attempt == _RETRIES - 1:
+                    raise
+
+
+class _ThreadingSys(types.ModuleType):
+    """``sys`` as :mod:`threading` sees it, with :func:`_settrace_in_turn` for new threads."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys, name)
+
+    settrace = staticmethod(_settrace_in_turn)
+
+
+def _in_turn(hook: Any) -> Any:
+    """Coverage's per-thread installation hook, run one thread at a time (see above)."""
+
+    def install(frame: Any, event: str, arg: Any) -> Any:
+        with _INSTALLING:
+            for attempt in range(_RETRIES):
+                try:
+                    return hook(frame, event, arg)
+                except RuntimeError as exc:  # raised by its first step, sys.settrace(None): safe to retry
+                    if _BUSY not in str(exc) or attempt == _RETRIES - 1:
+                        raise
+        return None
+
+    install.lifecycle_in_turn = True  # type: ignore[attr-defined]
+    return install
+
+
+def guard_thread_tracing() -> None:
+    """Make new threads install the running Coverage's tracer in turn (idempotent, cheap).
+
+    :raises UnsupportedVersion: :mod:`threading` has no ``_sys`` or ``_trace_hook`` to wrap.
+    """
+    if not hasattr(threading, "_sys") or not hasattr(threading, "_trace_hook"):
+        raise UnsupportedVersion("Python", platform.python_version(), "threading._sys and threading._trace_hook")
+    if not isinstance(threading._sys, _ThreadingSys):
+        threading._sys = _ThreadingSys("sys")
+    hook = threading._trace_hook  # type: ignore[attr-defined]
+    if hook is not None and not getattr(hook, "lifecycle_in_turn", False):
+        threading.settrace(_in_turn(hook))
+
+
+def unguard_thread_tracing() -> None:
+    """Undo :func:`guard_thread_tracing`."""
+    if isinstance(threading._sys, _ThreadingSys):  # type: ignore[attr-defined]
+        threading._sys = sys  # type: ignore[attr-defined]

@@ -44,10 +44,7 @@ import importlib.util
 import os
 import re
 import shutil
-import sys
 import tempfile
-import threading
-import types
 import warnings
 from collections import defaultdict
 from collections.abc import Generator
@@ -58,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
+from pytest_lifecycle._compat import cpython
 from pytest_lifecycle._core.catalogue import RULES
 
 if TYPE_CHECKING:
@@ -296,7 +294,7 @@ class ProviderCoverage:
                 data_file = str(Path(workerinput[WORKER_DIR]) / ".coverage")
             self.own = _new_coverage(self.names, data_file, notes=self.notes)
             self.own.start()
-            _guard_thread_tracing()
+            cpython.guard_thread_tracing()
         try:
             self.packages = [find_package(name) for name in self.names]
         except pytest.UsageError:
@@ -344,7 +342,7 @@ class ProviderCoverage:
         contract = RULES[rule].contract if rule in RULES else None
         measuring = self._running() is not None
         if measuring:
-            _guard_thread_tracing()  # also for a Coverage someone else started (pytest-cov)
+            cpython.guard_thread_tracing()  # also for a Coverage someone else started (pytest-cov)
         if contract != self._contract and self._contract is not None and measuring:
             # Still in the harness context: the finalizers (__del__) of the last contract's garbage
             # run now, not inside a rule of this one, whose files they would drag into its share.
@@ -419,7 +417,7 @@ class ProviderCoverage:
         self.stop()
 
     def stop(self) -> None:
-        _unguard_thread_tracing()
+        cpython.unguard_thread_tracing()
         if self.own is not None:
             with contextlib.suppress(Exception):
                 self.own.stop()
@@ -714,68 +712,6 @@ def combine(directory: Path, names: list[str]) -> tuple[Coverage | None, list[st
         if "data file" in str(warning.message).lower():
             problems.append(f"some worker coverage data could not be combined: {warning.message}")
     return cov, problems
-
-
-# CPython 3.11 (gh-98257): installing a trace function is not reentrant across threads, and an
-# audit hook written in Python (the kit's file-op recorder) runs inside the installation.  Under the
-# stress tests' 1 µs switch interval a thread that starts meanwhile -- every new thread installs
-# coverage's tracer -- gets RuntimeError("Cannot install a trace function while another trace
-# function is being installed") and dies before it runs: a correct provider would fail LK-02 or
-# LK-09 only because it is measured.  So new threads install their tracer one at a time, and retry.
-_INSTALLING: Final = threading.Lock()
-_BUSY: Final = "being installed"
-_RETRIES: Final = 5
-
-
-def _settrace_in_turn(fn: Any) -> None:
-    with _INSTALLING:
-        for attempt in range(_RETRIES):
-            try:
-                sys.settrace(fn)
-                return
-            except RuntimeError as exc:  # another thread (not a new one) was installing: it is done now
-                if _BUSY not in str(exc) or attempt == _RETRIES - 1:
-                    raise
-
-
-class _ThreadingSys(types.ModuleType):
-    """``sys`` as :mod:`threading` sees it, with :func:`_settrace_in_turn` for new threads."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(sys, name)
-
-    settrace = staticmethod(_settrace_in_turn)
-
-
-def _in_turn(hook: Any) -> Any:
-    """Coverage's per-thread installation hook, run one thread at a time (see above)."""
-
-    def install(frame: Any, event: str, arg: Any) -> Any:
-        with _INSTALLING:
-            for attempt in range(_RETRIES):
-                try:
-                    return hook(frame, event, arg)
-                except RuntimeError as exc:  # raised by its first step, sys.settrace(None): safe to retry
-                    if _BUSY not in str(exc) or attempt == _RETRIES - 1:
-                        raise
-        return None
-
-    install.lifecycle_in_turn = True  # type: ignore[attr-defined]
-    return install
-
-
-def _guard_thread_tracing() -> None:
-    """Make new threads install the running Coverage's tracer in turn (idempotent, cheap)."""
-    if not isinstance(threading._sys, _ThreadingSys):  # type: ignore[attr-defined]
-        threading._sys = _ThreadingSys("sys")  # type: ignore[attr-defined]
-    hook = threading._trace_hook  # type: ignore[attr-defined]
-    if hook is not None and not getattr(hook, "lifecycle_in_turn", False):
-        threading.settrace(_in_turn(hook))
-
-
-def _unguard_thread_tracing() -> None:
-    if isinstance(threading._sys, _ThreadingSys):  # type: ignore[attr-defined]
-        threading._sys = sys  # type: ignore[attr-defined]
 
 
 def _new_coverage(names: list[str], data_file: str | None, *, notes: list[str]) -> Coverage:
