@@ -155,20 +155,22 @@ def run_group(pytester: pytest.Pytester, contract: str, group: str, timeout: flo
     )  # fmt: skip
     elapsed = time.monotonic() - started
     doc = json.loads(report.read_text()) if report.exists() else {}
+    stdout, outcomes = result.stdout.str(), result.parseoutcomes()
     errors = [line for line in result.stdout.lines if line.startswith("ERROR ")]
+    providers = [provider_name(contract, fault) for fault in faults]
     return {
         fault: HostileRun(
             contract=contract,
             fault=fault,
             ret=result.ret,
-            stdout=result.stdout.str(),
-            outcomes=result.parseoutcomes(),
+            stdout=stdout,
+            outcomes=outcomes,
             report=doc,
             elapsed=elapsed,
-            errors=[line for line in errors if f"[{provider_name(contract, fault)}]" in line],
-            providers=[provider_name(contract, f) for f in faults],
+            errors=[line for line in errors if f"[{provider}]" in line],
+            providers=providers,
         )
-        for fault in faults
+        for fault, provider in zip(faults, providers, strict=True)
     }
 
 
