@@ -15,7 +15,7 @@
         --cov PACKAGE        lines of PACKAGE each rule runs, repeatable (--lifecycle-cov)
         --strict             a broken SHOULD fails the run (--lifecycle-strict)
         --rule ID            only these rules (LC-05) or contracts (LC), repeatable
-        --profile NAME       ci (default), thorough, or a Hypothesis profile
+        --profile NAME       ci (default), thorough, quick, or a Hypothesis profile
         --report PATH        the verdicts as JSON          (--lifecycle-report)
     pytest-lifecycle replay CERT RULE [--provider NAME] [-- PYTEST-ARGS]
                                            run the failing test of RULE again, as the

@@ -93,6 +93,15 @@ def provider_name(contract: str, fault: str) -> str:
     return f"{contract}-{fault}"
 
 
+#: A plugin (``-p noshrink``) loading a Hypothesis profile without the shrink phase.
+NO_SHRINK_PLUGIN = """
+from hypothesis import Phase, settings
+
+settings.register_profile("noshrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+settings.load_profile("noshrink")
+"""
+
+
 def hostile_module(pytester: pytest.Pytester, contract: str, fault: str) -> str:
     """Write the faulty providers into the pytester directory; the spec selecting one."""
     pytester.makepyfile(hostile=HOSTILE)
@@ -139,6 +148,7 @@ def run_group(pytester: pytest.Pytester, contract: str, group: str, timeout: flo
     report = pytester.path / "report.json"
     faults = faults_of(group)
     selection = [arg for fault in faults for arg in ("--lifecycle-provider", hostile_module(pytester, contract, fault))]
+    pytester.makepyfile(noshrink=NO_SHRINK_PLUGIN)
     started = time.monotonic()
     # A process of its own: a hostile provider may leave threads behind that an
     # in-process run would hand on to the next tests of the xdist worker.
@@ -149,6 +159,8 @@ def run_group(pytester: pytest.Pytester, contract: str, group: str, timeout: flo
         # any --tb; pytest's long tracebacks (an AST parse of the suite module per
         # frame) would cost most of the run.
         "--tb=native",
+        # Nor is the smallest example: a state machine that fails late need not shrink.
+        "-p", "noshrink", "--lifecycle-profile", "quick",
         "-rE",  # setup/teardown errors listed one per line: a hang or raise must count once
         "-p", "no:cacheprovider", "-q",
         timeout=RUN_TIMEOUT,

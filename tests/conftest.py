@@ -1,12 +1,26 @@
 import os
-from pathlib import PurePosixPath
+import sys
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+# Hundreds of Python processes start inside this suite (xdist workers, pytester
+# subprocesses, the CLI), each importing and assertion-rewriting the same ~120
+# modules.  Under PYTHONDONTWRITEBYTECODE (set on some CI images) none could
+# reuse the others' work, which doubled the suite's time: the suite's runs
+# cache their bytecode instead -- outside the source tree, as that setting asks.
+if sys.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE"):
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    _cache = Path(tempfile.gettempdir()) / f"pytest-lifecycle-bytecode-{os.getuid()}"
+    sys.pycache_prefix = os.environ.setdefault("PYTHONPYCACHEPREFIX", str(_cache))
+    sys.dont_write_bytecode = False
 
 # Imported once here, so in-process pytester runs (which drop the modules a
 # run imports) do not pay for Hypothesis and the suites on every run.
 import hypothesis.stateful
 import hypothesis.strategies  # noqa: F401
 import pytest
+from hypothesis.configuration import storage_directory
 
 import conformance.checkpoint_store
 import conformance.event_streams
@@ -30,6 +44,26 @@ for _variable in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS"):
 pytest_plugins = ["pytester"]
 
 
+@pytest.fixture(autouse=True)
+def _shared_hypothesis_constants(request: pytest.FixtureRequest) -> None:
+    """A pytester run shares this process's cache of the constants Hypothesis reads from local modules.
+
+    Hypothesis parses the source of every local module (with this editable
+    install: the kit, the reference, the suites) for constants to draw, and
+    caches them, by source hash, under ``.hypothesis/constants`` of the
+    current directory.  Each pytester run has a directory of its own, so each
+    one parsed them all again -- seconds per run.  Only that cache is shared:
+    each run keeps its own example database.
+    """
+    if "pytester" not in request.fixturenames:
+        return
+    home = request.getfixturevalue("pytester").path / ".hypothesis"
+    shared = storage_directory("constants", intent_to_write=False).path
+    shared.mkdir(parents=True, exist_ok=True)
+    home.mkdir(exist_ok=True)
+    (home / "constants").symlink_to(shared, target_is_directory=True)
+
+
 #: The tests of ``test_hypothesis.py`` that read its first LC-17 failure (``first_failure``).
 FIRST_FAILURE_TESTS = frozenset(
     {
@@ -47,7 +81,7 @@ def batch_of(nodeid: str) -> str | None:
     """The batch a test shares one run with, or None: a batch's tests must run on one xdist worker.
 
     - ``test_mutants.py``: one run per contract (ids start with ``<contract>/``);
-    - ``test_alternates.py``: one run per mode (ids end with ``-serial``/``-xdist``);
+    - ``test_alternates.py``: one run per contract and mode (ids ``<contract>/<name>-<mode>``);
     - ``test_hypothesis.py``: the first LC-17 failure, read by :data:`FIRST_FAILURE_TESTS`;
     - ``test_hostile.py``: one run per contract and fault group (ids ``<contract>-<fault>``).
     """
@@ -57,14 +91,26 @@ def batch_of(nodeid: str) -> str | None:
     contract, mode = param.partition("/")[0], param.rpartition("-")[2]
     if module == "test_mutants.py" and contract in CONTRACTS:
         return f"{path}::{contract}"
-    if module == "test_alternates.py" and mode in ("serial", "xdist"):
-        return f"{path}::{mode}"
+    if module == "test_alternates.py" and mode in ("serial", "xdist") and contract in CONTRACTS:
+        return f"{path}::{contract}-{mode}"
     if module == "test_hypothesis.py" and function in FIRST_FAILURE_TESTS:
         return f"{path}::first-failure"
     contract, _, fault = param.partition("-")
     if module == "test_hostile.py" and function == HOSTILE_MATRIX and contract in CONTRACTS:
         return f"{path}::{contract}-{group_of(fault)}"
     return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    # `-n auto`: two workers per CPU.  Most of this suite's time is spent
+    # waiting -- on the subprocesses it starts and on the kit's timeouts that
+    # hung mutants and hostile providers run into -- so one worker per CPU
+    # leaves the CPUs idle a third of the time.
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own setting wins
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 2 * cpus
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -25,7 +25,16 @@ import pytest
 
 from pytest_lifecycle import ProviderHung
 from pytest_lifecycle._core.runner import HUNG_GRACE, Runner
-from tests._hostile import CAUSES, CONTRACTS, HostileRun, group_of, hostile_module, judge, run_group
+from tests._hostile import (
+    CAUSES,
+    CONTRACTS,
+    NO_SHRINK_PLUGIN,
+    HostileRun,
+    group_of,
+    hostile_module,
+    judge,
+    run_group,
+)
 
 #: Only hung tests wait out the timeout, so only the hang column gets a short one: a
 #: hang costs one timeout per test, and this keeps the matrix under a minute.  The
@@ -200,21 +209,13 @@ provider = Provider("exits", session_lifecycle=lambda ctx: Exits())
     result.stderr.fnmatch_lines(["*provider 'exits' (during LC-16, in *test_lc16_*) ended the process (exit code 0)*"])
 
 
-NO_SHRINK = """
-from hypothesis import Phase, settings
-
-settings.register_profile("noshrink", phases=[Phase.explicit, Phase.reuse, Phase.generate])
-settings.load_profile("noshrink")
-"""
-
-
 def test_the_printed_replay_command_runs_and_reproduces(pytester: pytest.Pytester) -> None:
     # A provider module in the current directory, as a new user has it.
     pytester.makepyfile(
         naivemod=(Path(__file__).parent / "mutants" / "keyed_locks" / "lk01_new_lock_per_call.py").read_text()
     )
     # Shrinking only makes the report readable; both runs skip it alike, so the seed still replays.
-    pytester.makepyfile(noshrink=NO_SHRINK)
+    pytester.makepyfile(noshrink=NO_SHRINK_PLUGIN)
     args = (
         "--lifecycle-provider",
         "naivemod:provider",

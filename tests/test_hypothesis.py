@@ -117,7 +117,7 @@ def test_hypothesis_seed_replays_the_same_failure(
     first, _ = first_failure
     seed = re.search(r"--hypothesis-seed=(\S+)", first.stdout.str())
     assert seed, first.stdout.str()
-    assert not (pytester.path / ".hypothesis").exists()
+    assert not (pytester.path / ".hypothesis" / "examples").exists()
     again = run_lc17(pytester, f"--hypothesis-seed={seed[1]}", "-q")
     assert again.ret == pytest.ExitCode.TESTS_FAILED
     assert falsifying_steps(again) == falsifying_steps(first)
@@ -131,7 +131,7 @@ def test_example_database_replays_the_failure(
     examples = where / ".hypothesis" / "examples"
     assert examples.is_dir() and any(examples.rglob("*")), "the failing example was not saved"
     # A new seed (none given): only the saved example can make it find the same steps.
-    shutil.copytree(where / ".hypothesis", pytester.path / ".hypothesis")
+    shutil.copytree(examples, pytester.path / ".hypothesis" / "examples")
     second = run_lc17(pytester)
     assert second.ret == pytest.ExitCode.TESTS_FAILED
     assert falsifying_steps(second) == falsifying_steps(first)
@@ -188,5 +188,7 @@ def test_xdist_gives_the_serial_verdicts(pytester: pytest.Pytester) -> None:
         )  # fmt: skip
         verdicts.append({p: {r: v["verdict"] for r, v in rules.items()} for p, rules in doc["providers"].items()})
     serial, parallel = verdicts
-    assert serial == parallel
+    other = parallel.get(name, {})
+    differ = {r: (v, other.get(r)) for r, v in serial.get(name, {}).items() if other.get(r) != v}
+    assert serial == parallel, f"rule: (serial, -n 2) verdicts that differ: {differ}"
     assert serial[name]["LC-05"] == "failed"

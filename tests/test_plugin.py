@@ -335,7 +335,7 @@ def test_unrelated_suite_is_untouched(pytester: pytest.Pytester) -> None:
 def test_unknown_profile_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_inprocess(*lc("LC-03"), "--lifecycle-profile", "warp-speed")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown lifecycle profile 'warp-speed'*ci, thorough*"])
+    result.stderr.fnmatch_lines(["*unknown lifecycle profile 'warp-speed'*ci, quick, thorough*"])
 
 
 def test_providers_listing(pytester: pytest.Pytester) -> None:

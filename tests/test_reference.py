@@ -3,8 +3,9 @@
 This is ``pytest --pyargs conformance.<contract>`` as a user runs it, one
 contract per test (so they run in parallel), with the verdicts read back
 from the JSON report: every rule of the contract must be *passed* (not
-skipped, not "not claimed": the reference claims everything).  The whole
-package at once, serial and under ``-n 2``, is the main job of ``.ci/run``.
+skipped, not "not claimed": the reference claims everything).  It runs at
+the ``quick`` sizes; the whole package at once at the ``ci`` sizes, serial
+and under ``-n 2``, is the main job of ``.ci/run``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pytest_lifecycle import CONTRACTS, rules_for
 def test_reference_passes_every_rule(pytester: pytest.Pytester, contract: str) -> None:
     report = pytester.path / "verdicts.json"
     result = pytester.runpytest_inprocess(
-        "--pyargs", f"conformance.{contract}", "-p", "no:cacheprovider", "-q", "--lifecycle-report", str(report)
+        "--pyargs", f"conformance.{contract}", "-p", "no:cacheprovider", "-q", "--lifecycle-report", str(report),
+        "--lifecycle-profile", "quick",
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     verdicts = json.loads(report.read_text())["providers"]

@@ -16,7 +16,8 @@ PROVIDER_HELP: Final = (
 )
 TIMEOUT_HELP: Final = "seconds a provider call may take before it counts as hung (default: 5)"
 PROFILE_HELP: Final = (
-    "how hard to try: 'ci' (default, fast), 'thorough', or the name of a registered Hypothesis profile"
+    "how hard to try: 'ci' (default, fast), 'thorough', 'quick' (a smoke run, not for certification), "
+    "or the name of a registered Hypothesis profile"
 )
 RULE_HELP: Final = "run only the tests of these rules: an id (LC-05) or a prefix (LC); repeatable"
 REPORT_HELP: Final = "write the provider x rule verdicts as JSON to this path"

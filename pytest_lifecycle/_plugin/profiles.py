@@ -1,7 +1,9 @@
 """Lifecycle profiles: how hard the suites try.
 
 ``ci`` (the default) is fast enough for every push; ``thorough`` is opt-in
-(``--lifecycle-profile thorough``).  Hypothesis settings are derived from
+(``--lifecycle-profile thorough``); ``quick`` is a smoke run -- every check,
+at about a third of ``ci``'s sizes -- for a commit hook or a test suite that
+runs the kit many times (this project's own); certify with ``ci`` or more.  Hypothesis settings are derived from
 whatever profile the user loaded and passed to our machines only, so the
 user's own Hypothesis profile is never clobbered.  Any registered Hypothesis
 profile name is accepted too: its settings are used as they are.
@@ -55,6 +57,7 @@ class LifecycleProfile:
 
 PROFILES: Final = {
     "ci": LifecycleProfile("ci", max_examples=60, step_count=30, churn=10_000, crash_kills=30, stress_rounds=300),
+    "quick": LifecycleProfile("quick", max_examples=20, step_count=20, churn=3_000, crash_kills=10, stress_rounds=100),
     "thorough": LifecycleProfile(
         "thorough", max_examples=1000, step_count=80, churn=50_000, crash_kills=300, stress_rounds=5000
     ),

@@ -157,8 +157,9 @@ class LifecycleReport:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._record(report)
         if report.when == "teardown":
+            # Written at the next test's start (or the session's end): nothing of
+            # the provider's runs in between, and one write per test is enough.
             self.running = None
-            self.write(complete=False)
 
     def _record(self, report: pytest.TestReport) -> None:
         props = {str(k): str(v) for k, v in report.user_properties}

@@ -18,6 +18,7 @@ and asserts that each rule in ``BREAKS`` is reported *failed* (each in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .._providers import provider_modules
@@ -39,6 +40,28 @@ class Mutant:
     def expected(self) -> list[tuple[str, str]]:
         """(rule, verdict) pairs the kit must report for this mutant."""
         return [(r, "failed") for r in self.breaks] + [(r, "non-strict") for r in self.non_strict]
+
+    @property
+    def named_rule(self) -> str | None:
+        """The rule of its name (``lc05_...`` -> ``LC-05``): the one its bug is about."""
+        found = re.match(r"([a-z]+)(\d+)_", self.name)
+        return f"{found[1].upper()}-{found[2]}" if found else None
+
+
+def witnesses(mutants: list[Mutant]) -> set[tuple[str, str, str]]:
+    """The (mutant module, rule, verdict) kills that prove every rule and every SHOULD can fail.
+
+    Each mutant on the rule it is named after; then each (rule, verdict) that
+    no mutant is named after on the first mutant that declares it.
+    """
+    chosen = {(m.module, r, v) for m in mutants for r, v in m.expected() if r == m.named_rule}
+    covered = {(r, v) for _, r, v in chosen}
+    for m in sorted(mutants, key=lambda m: m.module):
+        for r, v in m.expected():
+            if (r, v) not in covered:
+                chosen.add((m.module, r, v))
+                covered.add((r, v))
+    return chosen
 
 
 #: Mutant modules that failed to import (module: error), for ``test_every_mutant_imports``.
