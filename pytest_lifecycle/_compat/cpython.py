@@ -17,8 +17,9 @@ import platform
 import sys
 import threading
 import types
+from collections.abc import Callable
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pytest_lifecycle._compat import UnsupportedVersion
 
@@ -66,17 +67,23 @@ def entering_with(frame: FrameType) -> bool:
 _INSTALLING: Final = threading.Lock()
 _BUSY: Final = "being installed"
 _RETRIES: Final = 5
+T = TypeVar("T")
 
 
-def _settrace_in_turn(fn: Any) -> None:
+def _in_turn_retrying(install: Callable[[], T]) -> T:
+    """Run *install* while no other thread installs a tracer; retry it while one (not a new one) still was."""
     with _INSTALLING:
         for attempt in range(_RETRIES):
             try:
-                sys.settrace(fn)
-                return
-            except RuntimeError as exc:  # another thread (not a new one) was installing: it is done now
+                return install()
+            except RuntimeError as exc:  # raised before anything was installed: safe to retry
                 if _BUSY not in str(exc) or attempt == _RETRIES - 1:
                     raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _settrace_in_turn(fn: Any) -> None:
+    _in_turn_retrying(lambda: sys.settrace(fn))
 
 
 class _ThreadingSys(types.ModuleType):
@@ -92,14 +99,8 @@ def _in_turn(hook: Any) -> Any:
     """Coverage's per-thread installation hook, run one thread at a time (see above)."""
 
     def install(frame: Any, event: str, arg: Any) -> Any:
-        with _INSTALLING:
-            for attempt in range(_RETRIES):
-                try:
-                    return hook(frame, event, arg)
-                except RuntimeError as exc:  # raised by its first step, sys.settrace(None): safe to retry
-                    if _BUSY not in str(exc) or attempt == _RETRIES - 1:
-                        raise
-        return None
+        # Its first step, sys.settrace(None), is what raises: safe to retry.
+        return _in_turn_retrying(lambda: hook(frame, event, arg))
 
     install.lifecycle_in_turn = True  # type: ignore[attr-defined]
     return install

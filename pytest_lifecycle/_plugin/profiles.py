@@ -3,10 +3,11 @@
 ``ci`` (the default) is fast enough for every push; ``thorough`` is opt-in
 (``--lifecycle-profile thorough``); ``quick`` is a smoke run -- every check,
 at about a third of ``ci``'s sizes -- for a commit hook or a test suite that
-runs the kit many times (this project's own); certify with ``ci`` or more.  Hypothesis settings are derived from
-whatever profile the user loaded and passed to our machines only, so the
-user's own Hypothesis profile is never clobbered.  Any registered Hypothesis
-profile name is accepted too: its settings are used as they are.
+runs the kit many times (this project's own); certify with ``ci`` or more.
+Hypothesis settings are derived from whatever profile the user loaded and
+passed to our machines only, so the user's own Hypothesis profile is never
+clobbered.  Any registered Hypothesis profile name is accepted too: its
+settings are used as they are.
 """
 
 from __future__ import annotations
