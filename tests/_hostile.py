@@ -33,6 +33,16 @@ CAUSES = {
 }
 CONTRACTS = ("keyed_locks", "session_lifecycle", "respawn", "checkpoint_store")
 
+#: The (contract, fault) cases of the default run: every fault on some
+#: contract, every contract with two faults besides the hang.  The other cases
+#: run under the marker ``extended`` (``.ci/run``).
+DEFAULT_CASES = {
+    "keyed_locks": ("keyboard-interrupt", "wrong-type", "hang"),
+    "session_lifecycle": ("system-exit", "value-error", "hang"),
+    "respawn": ("generator-exit", "keyboard-interrupt", "hang"),
+    "checkpoint_store": ("base-exception", "wrong-type", "hang"),
+}
+
 #: ``target`` is the method each fault is placed on, per contract: the ones most rules call.
 HOSTILE = """
 import os
@@ -114,10 +124,6 @@ def group_of(fault: str) -> str:
     return "hang" if fault == "hang" else "faults"
 
 
-def faults_of(group: str) -> list[str]:
-    return [fault for fault in CAUSES if group_of(fault) == group]
-
-
 def names_cause(fault: str, message: str) -> bool:
     return any(cause in message for cause in CAUSES[fault].split("|"))
 
@@ -143,10 +149,9 @@ class HostileRun:
         return provider_name(self.contract, self.fault)
 
 
-def run_group(pytester: pytest.Pytester, contract: str, group: str, timeout: float) -> dict[str, HostileRun]:
-    """``pytest --pyargs conformance.<contract>`` against the providers of the faults of *group*; fault → its run."""
+def run_group(pytester: pytest.Pytester, contract: str, faults: list[str], timeout: float) -> dict[str, HostileRun]:
+    """``pytest --pyargs conformance.<contract>`` against the providers of *faults* (of one group); fault → its run."""
     report = pytester.path / "report.json"
-    faults = faults_of(group)
     selection = [arg for fault in faults for arg in ("--lifecycle-provider", hostile_module(pytester, contract, fault))]
     pytester.makepyfile(noshrink=NO_SHRINK_PLUGIN)
     started = time.monotonic()

@@ -1,3 +1,4 @@
+import gc
 import os
 import sys
 import tempfile
@@ -45,6 +46,23 @@ pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
+def _young_heap() -> None:
+    """Each test starts with the heap of the tests before it frozen (``gc.freeze``).
+
+    The kit's probes and the keyed-locks suite collect garbage on purpose
+    (``gc.collect()``: a lock only a reference cycle keeps is gone; a leak
+    is measured on a collected heap), and pytest collects at the end of
+    every in-process run.  In this process a full collection walks
+    everything the session has loaded and kept -- tenths of a second each,
+    hundreds of times (a fifth of the suite's time); a user's run has no
+    such heap.  Frozen objects stay alive and are skipped by collections, so
+    a test's collections see the objects it made, as a user's run would.
+    """
+    gc.collect()  # the previous test's garbage, before its survivors are frozen
+    gc.freeze()
+
+
+@pytest.fixture(autouse=True)
 def _shared_hypothesis_constants(request: pytest.FixtureRequest) -> None:
     """A pytester run shares this process's cache of the constants Hypothesis reads from local modules.
 
@@ -76,6 +94,10 @@ FIRST_FAILURE_TESTS = frozenset(
 #: The test of ``test_hostile.py`` whose runs are shared (``tests._hostile.run_group``).
 HOSTILE_MATRIX = "test_every_claimed_rule_gets_an_honest_verdict"
 
+#: Modules whose tests read one module-scoped run (a certification, a measured
+#: run): spread over the workers, each worker would make it again.
+MODULE_BATCHES = frozenset({"test_cli_replay.py", "test_provider_coverage.py"})
+
 
 def batch_of(nodeid: str) -> str | None:
     """The batch a test shares one run with, or None: a batch's tests must run on one xdist worker.
@@ -83,7 +105,8 @@ def batch_of(nodeid: str) -> str | None:
     - ``test_mutants.py``: one run per contract (ids start with ``<contract>/``);
     - ``test_alternates.py``: one run per contract and mode (ids ``<contract>/<name>-<mode>``);
     - ``test_hypothesis.py``: the first LC-17 failure, read by :data:`FIRST_FAILURE_TESTS`;
-    - ``test_hostile.py``: one run per contract and fault group (ids ``<contract>-<fault>``).
+    - ``test_hostile.py``: one run per contract and fault group (ids ``<contract>-<fault>``);
+    - the modules of :data:`MODULE_BATCHES`: the whole module.
     """
     path, _, rest = nodeid.partition("::")
     function, _, param = rest.partition("[")
@@ -93,6 +116,8 @@ def batch_of(nodeid: str) -> str | None:
         return f"{path}::{contract}"
     if module == "test_alternates.py" and mode in ("serial", "xdist") and contract in CONTRACTS:
         return f"{path}::{contract}-{mode}"
+    if module in MODULE_BATCHES:
+        return path
     if module == "test_hypothesis.py" and function in FIRST_FAILURE_TESTS:
         return f"{path}::first-failure"
     contract, _, fault = param.partition("-")

@@ -11,9 +11,9 @@ contract and mode, with every selected alternate of the contract as its own
 ``--lifecycle-provider`` (a :class:`~tests._runs.Plan`).  The first test of
 a contract and mode starts its run, the others read its report
 (``tests/conftest.py`` schedules them on one xdist worker).  The
-``-n 2`` mode is opt-in (marker ``extended``, run by ``.ci/run``).  Both run
-at the ``ci`` sizes users run: some open choices show only in a state
-machine's longer runs.
+``-n 2`` mode is opt-in (marker ``extended``, run by ``.ci/run``) and runs
+at the ``ci`` sizes users run; the serial mode at the ``quick`` sizes (every
+test, shorter state machines: the open choices show in the example tests).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from .alternates import Alternate, all_alternates
 ALTERNATES = all_alternates()
 assert ALTERNATES, "no alternate-reading providers found: the kit's precision would be untested"
 MODES = {"serial": (), "xdist": ("-n", "2")}
+#: The lifecycle profile of each mode (see above).
+PROFILE = {"serial": "quick", "xdist": "ci"}
 
 
 def provider_name(alt: Alternate) -> str:
@@ -62,7 +64,9 @@ class Certifications:
                 chosen[alt.module] = alt
         plan = Plan({provider_name(a): {r.id for r in rules_for(contract)} for a in chosen.values()})
         specs = [f"{a.module}:provider" for a in chosen.values()]
-        result, doc = run_suite(pytester, contract, *MODES[mode], provider=specs, plan=plan)
+        result, doc = run_suite(
+            pytester, contract, *MODES[mode], "--lifecycle-profile", PROFILE[mode], provider=specs, plan=plan
+        )
         assert doc, result.stdout.str()[-4000:]
         assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()[-4000:]
         return result, doc, plan

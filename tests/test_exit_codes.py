@@ -113,7 +113,9 @@ def test_4_usage_error(pytester: pytest.Pytester, args: tuple[str, str]) -> None
 # -- 5 -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("workers", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")])
+@pytest.mark.parametrize(
+    "workers", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist", marks=pytest.mark.extended)]
+)
 def test_5_the_provider_claims_none_of_the_selected_rules(pytester: pytest.Pytester, workers: tuple[str, ...]) -> None:
     result, doc = lc01(pytester, "--lifecycle-provider", "providers:locks_only", *workers)
     assert doc["providers"]["locks-only"]["LC-01"]["verdict"] == "not claimed"

@@ -8,6 +8,9 @@ call, with a short ``--lifecycle-timeout`` for the hang column; it counts the
 (fault x rule) cases survived (see ``_record_survivors``).  The providers of a
 contract share two runs (``tests/_hostile.py``), made by the first test that
 needs one; ``tests/conftest.py`` keeps the tests of a run on one xdist worker.
+The default run checks every fault on some contract and every contract with
+the hang and two other faults (``DEFAULT_CASES``); the whole matrix runs under
+the marker ``extended`` (``.ci/run``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pytest_lifecycle._core.runner import HUNG_GRACE, Runner
 from tests._hostile import (
     CAUSES,
     CONTRACTS,
+    DEFAULT_CASES,
     NO_SHRINK_PLUGIN,
     HostileRun,
     group_of,
@@ -35,6 +39,7 @@ from tests._hostile import (
     judge,
     run_group,
 )
+from tests.conftest import HOSTILE_MATRIX
 
 #: Only hung tests wait out the timeout, so only the hang column gets a short one: a
 #: hang costs one timeout per test, and this keeps the matrix under a minute.  The
@@ -47,25 +52,46 @@ RUN_BOUND = 40.0
 
 
 class Runs:
-    """The hostile runs of this worker: (contract, group) → fault → its part of the run."""
+    """The hostile runs of this worker: (contract, group) → fault → its part of the run.
 
-    def __init__(self) -> None:
+    A run holds the faults of its group that the session selected.
+    """
+
+    def __init__(self, session: pytest.Session) -> None:
+        self.session = session
         self.runs: dict[tuple[str, str], dict[str, HostileRun]] = {}
 
     def of(self, pytester: pytest.Pytester, contract: str, fault: str) -> HostileRun:
         group = group_of(fault)
         if (contract, group) not in self.runs:
-            self.runs[(contract, group)] = run_group(pytester, contract, group, TIMEOUTS.get(fault, TIMEOUT))
+            selected = {
+                item.callspec.params["fault"]
+                for item in self.session.items
+                if getattr(item, "originalname", None) == HOSTILE_MATRIX
+                and item.callspec.params["contract"] == contract
+                and group_of(item.callspec.params["fault"]) == group
+            }
+            faults = [f for f in CAUSES if f in selected]
+            self.runs[(contract, group)] = run_group(pytester, contract, faults, TIMEOUTS.get(fault, TIMEOUT))
         return self.runs[(contract, group)][fault]
 
 
 @pytest.fixture(scope="session")
-def hostile_runs() -> Runs:
-    return Runs()
+def hostile_runs(request: pytest.FixtureRequest) -> Runs:
+    return Runs(request.session)
 
 
-@pytest.mark.parametrize("fault", list(CAUSES))
-@pytest.mark.parametrize("contract", CONTRACTS)
+MATRIX = [
+    pytest.param(
+        contract, fault, id=f"{contract}-{fault}",
+        marks=() if fault in DEFAULT_CASES[contract] else pytest.mark.extended,
+    )
+    for contract in CONTRACTS
+    for fault in CAUSES
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("contract", "fault"), MATRIX)
 def test_every_claimed_rule_gets_an_honest_verdict(
     pytester: pytest.Pytester, hostile_runs: Runs, contract: str, fault: str
 ) -> None:
@@ -85,6 +111,12 @@ def test_every_claimed_rule_gets_an_honest_verdict(
     assert not problems, "\n".join(problems)
     assert "error" not in run.outcomes and "errors" not in run.outcomes, "a hang or a raise is counted once"
     assert run.elapsed < RUN_BOUND, f"{', '.join(run.providers)}: {run.elapsed:.1f}s"
+
+
+def test_the_default_run_covers_every_fault_and_every_contract() -> None:
+    assert set(DEFAULT_CASES) == set(CONTRACTS)
+    assert {fault for faults in DEFAULT_CASES.values() for fault in faults} == set(CAUSES)
+    assert all("hang" in faults and len(faults) >= 3 for faults in DEFAULT_CASES.values())
 
 
 def _record_survivors(run: HostileRun, claimed: list[str], survived: list[str]) -> None:

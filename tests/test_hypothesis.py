@@ -91,6 +91,16 @@ def test_under_hypothesis_ci_profile_the_note_says_derandomized(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CI", "true")
+    # The note is what is checked, not the shrinking (the tests above check it):
+    # Hypothesis's CI profile, loaded at import when CI is set, without its shrink phase.
+    pytester.makeconftest(
+        """
+        from hypothesis import Phase, settings
+
+        settings.register_profile("ci-no-shrink", settings.default, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+        settings.load_profile("ci-no-shrink")
+        """
+    )
     result = run_lc17(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*state = *", "*LC-17 replay with: pytest --pyargs conformance.session_lifecycle*"])
@@ -150,8 +160,9 @@ def test_user_profile_is_not_clobbered(pytester: pytest.Pytester) -> None:
         """
     )
     result = pytester.runpytest_subprocess(
-        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-17", "-s", "-p", "no:cacheprovider"
-    )
+        "--pyargs", "conformance.session_lifecycle", "--lifecycle-rule", "LC-17", "--lifecycle-profile", "quick",
+        "-s", "-p", "no:cacheprovider",
+    )  # fmt: skip
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*DEFAULT max_examples 7*"])
 

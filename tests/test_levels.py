@@ -79,7 +79,9 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("workers", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")])
+@pytest.mark.parametrize(
+    "workers", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist", marks=pytest.mark.extended)]
+)
 def test_a_broken_should_is_non_strict_and_does_not_fail_the_run(pytester: pytest.Pytester, workers) -> None:
     result, doc = run(pytester, *workers)
     assert verdicts(doc) == EXPECTED

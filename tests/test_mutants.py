@@ -19,10 +19,10 @@ is *failed*, for one in ``NON_STRICT`` *non-strict*; the message starts with
 ``[RULE-ID]``; a failed rule has a failed test (alone it would fail the
 run), a non-strict one none (a broken SHOULD alone does not fail the run).
 The default run checks the kills that prove every rule and every SHOULD can
-fail (:func:`~tests.mutants.witnesses`: each mutant on the rule it is named
-after, and a rule no mutant is named after on the first mutant declaring
-it); the other rules the mutants declare are checked under the marker
-``extended``, which ``.ci/run`` runs.
+fail (:func:`~tests.mutants.witnesses`: one kill per rule and verdict, on
+the first mutant named after the rule, else the first declaring it); every
+other kill the mutants declare is checked under the marker ``extended``,
+which ``.ci/run`` runs.
 
 ``test_mutant_passes_what_it_does_not_break[<contract>/<mutant>]`` (the
 *clean* check, opt-in: marker ``mutant_matrix``, deselected by default; run
@@ -55,7 +55,7 @@ import pytest
 
 from pytest_lifecycle import RULES, rules_for
 from tests._runs import NO_SHRINK, Plan, run_suite
-from tests.conftest import FIRST_FAILURE_TESTS, batch_of
+from tests.conftest import FIRST_FAILURE_TESTS, MODULE_BATCHES, batch_of
 
 from .mutants import BROKEN, Mutant, all_mutants, witnesses
 
@@ -243,3 +243,7 @@ def test_tests_sharing_a_run_are_scheduled_together() -> None:
         "tests/test_hostile.py::keyed_locks-faults"
     }
     assert batch_of(hostile.format("hang")) == "tests/test_hostile.py::keyed_locks-hang"
+    for module in MODULE_BATCHES:
+        source = (Path(__file__).parent / module).read_text()
+        assert '@pytest.fixture(scope="module")' in source, f"{module} no longer shares a module-scoped run"
+        assert batch_of(f"tests/{module}::test_x[a-b]") == batch_of(f"tests/{module}::test_y") == f"tests/{module}"

@@ -584,7 +584,9 @@ def test_real_certificate_renders_what_it_says(pytester: pytest.Pytester, monkey
 # -- JUnit XML ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    "workers", [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="xdist", marks=pytest.mark.extended)]
+)
 def test_junit_carries_rule_level_and_provider(pytester: pytest.Pytester, workers: list[str]) -> None:
     """Every conformance test case, passed, failed, non-strict or not claimed, names its rule, level and provider."""
     junit = pytester.path / "junit.xml"

@@ -5,7 +5,8 @@ waiver whose rule passed is stale (a summary line; exit code 1 under
 ``--lifecycle-strict``); an expired waiver is not applied and fails the run;
 a file that is unreadable, not TOML, not the shape, or names an unknown rule
 or provider is a one-line usage error (exit code 4).  The failing provider
-is the LC-01 mutant (one fast rule); serial and ``-n 2`` runs agree.
+is the LC-01 mutant (one fast rule); serial and ``-n 2`` runs agree (marker
+``extended``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def test_a_waived_failure_exits_0_and_reads_waived_never_passed(pytester: pytest
     )
 
 
+@pytest.mark.extended  # opt-in: .ci/run
 def test_serial_and_xdist_give_the_same_verdicts(pytester: pytest.Pytester) -> None:
     serial, serial_doc = run(pytester, waiver())
     xdist, xdist_doc = run(pytester, waiver(), "-n", "2")

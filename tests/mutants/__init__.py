@@ -51,17 +51,17 @@ class Mutant:
 def witnesses(mutants: list[Mutant]) -> set[tuple[str, str, str]]:
     """The (mutant module, rule, verdict) kills that prove every rule and every SHOULD can fail.
 
-    Each mutant on the rule it is named after; then each (rule, verdict) that
-    no mutant is named after on the first mutant that declares it.
+    One kill per declared (rule, verdict): on the first mutant (by module)
+    named after the rule, else on the first that declares it.
     """
-    chosen = {(m.module, r, v) for m in mutants for r, v in m.expected() if r == m.named_rule}
-    covered = {(r, v) for _, r, v in chosen}
-    for m in sorted(mutants, key=lambda m: m.module):
-        for r, v in m.expected():
-            if (r, v) not in covered:
-                chosen.add((m.module, r, v))
-                covered.add((r, v))
-    return chosen
+    chosen: dict[tuple[str, str], str] = {}
+    ordered = sorted(mutants, key=lambda m: m.module)
+    for named_first in (True, False):
+        for m in ordered:
+            for r, v in m.expected():
+                if (r == m.named_rule or not named_first) and (r, v) not in chosen:
+                    chosen[(r, v)] = m.module
+    return {(module, r, v) for (r, v), module in chosen.items()}
 
 
 #: Mutant modules that failed to import (module: error), for ``test_every_mutant_imports``.
