@@ -365,6 +365,26 @@ def test_a_skipped_test_makes_its_rule_incomplete_never_passed(pytester: pytest.
     result.stdout.fnmatch_lines(["CK-05*required*incomplete*", "*has no import spec*"])
 
 
+@pytest.mark.parametrize(
+    "workers", [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist", marks=pytest.mark.extended)]
+)
+def test_a_deselected_test_makes_its_rule_incomplete_never_passed(
+    pytester: pytest.Pytester, workers: tuple[str, ...]
+) -> None:
+    # -k keeps one of LC-05's two tests and none of LC-01's; --lifecycle-rule's own selection does not count.
+    keep = "test_lc05_late_commit_keeps_newer_turn"
+    result, verdicts = run(pytester, *lc("LC-05", "LC-01"), "-k", keep, *workers)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    lc05 = verdicts["reference"]["LC-05"]
+    assert [(t["nodeid"].partition("[")[0], t["outcome"]) for t in lc05["tests"]] == [(f"::{keep}", "passed")]
+    assert lc05["verdict"] == "incomplete", lc05
+    assert lc05["message"].startswith("1 of its tests did not run (deselected by -k"), lc05["message"]
+    assert "LC-01" not in verdicts["reference"], "a rule none of whose tests ran has no verdict"
+    result.stdout.fnmatch_lines(["LC-05*required*incomplete*", "*rules not checked in full*", "reference LC-05: 1 of*"])
+    _, whole = run(pytester, *lc("LC-05"), *workers)
+    assert whole["reference"]["LC-05"]["verdict"] == "passed"
+
+
 def test_verdict_folding() -> None:
     from pytest_lifecycle._plugin.report import fold
 

@@ -187,6 +187,9 @@ def _rule_id(item: pytest.Item) -> tuple[str, str] | None:
         raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.rule: {exc}") from None
 
 
+# First: the items carry their rule and provider before any other plugin
+# deselects some (-k, -m, --deselect; the report counts those, see report.py).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     state = state_of(config)
     selected: list[pytest.Item] = []
@@ -201,7 +204,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             provider = callspec.params.get("lifecycle_provider") if callspec is not None else None
             if provider is not None:
                 item.user_properties.append(("lifecycle_provider", provider.name))
-        if state.rule_filter and not (rule and any(rule == s or rule.startswith(s + "-") for s in state.rule_filter)):
+        if not state.selects(rule):
             deselected.append(item)
         else:
             selected.append(item)

@@ -2,7 +2,9 @@
 
 A rule's verdict for a provider folds the outcomes of its tests: *failed*
 if any failed or errored on a MUST; *incomplete* if some passed but others
-were skipped (a skipped test never counts as passed); *non-strict* if the
+were skipped, or deselected by something else than ``--lifecycle-rule``
+(``-k``, ``-m``, ``--deselect``, ``--lf``): a test that did not run never
+counts as passed; *non-strict* if the
 only breaches are of the rule's SHOULD; *passed* if all passed; *not
 claimed* when every test was skipped because the provider does not claim
 the rule; else *skipped*.  Stress and non-strict rules are listed apart:
@@ -25,6 +27,7 @@ import pytest
 from pytest_lifecycle._compat import pytest_internals
 from pytest_lifecycle._core.catalogue import CHOICES, CONTRACTS, RULES
 from pytest_lifecycle._core.provider import NOT_CLAIMED
+from pytest_lifecycle._plugin.state import state_of
 from pytest_lifecycle._version import __version__
 
 __all__ = [
@@ -131,6 +134,9 @@ class LifecycleReport:
         #: Node id → (provider, rule) of every selected conformance test
         #: (serial runs; under xdist the controller does not collect).
         self.selected: dict[str, tuple[str, str]] = {}
+        #: (provider, rule) → node ids of its tests deselected by something else than the
+        #: kit's rule selection: that rule is not checked in full (on xdist workers too).
+        self.deselected: dict[tuple[str, str], set[str]] = defaultdict(set)
         #: The test running now: named if the process dies during it.
         self.running: str | None = None
         #: (provider, rule) → node id → what that test did.
@@ -141,12 +147,33 @@ class LifecycleReport:
         self._encoded: dict[tuple[str, str], str] = {}
 
     @pytest.hookimpl
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        state = state_of(self.config)
+        for item in items:
+            props = {str(k): str(v) for k, v in item.user_properties}
+            provider, rule = props.get("lifecycle_provider"), props.get("lifecycle_rule")
+            if provider is not None and rule is not None and rule in RULES and state.selects(rule):
+                self.deselected[(provider, rule)].add(item.nodeid)
+                self._encoded.pop((provider, rule), None)
+
+    @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
             props = {str(k): str(v) for k, v in item.user_properties}
             if "lifecycle_rule" in props and "lifecycle_provider" in props:
                 self.selected[item.nodeid] = (props["lifecycle_provider"], props["lifecycle_rule"])
+        if hasattr(self.config, "workeroutput"):  # an xdist worker: its controller does not collect
+            self.config.workeroutput["lifecycle_deselected"] = [
+                [provider, rule, sorted(ids)] for (provider, rule), ids in self.deselected.items()
+            ]
         self.write(complete=False)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """Under xdist: the tests a worker's collection deselected."""
+        for provider, rule, ids in getattr(node, "workeroutput", {}).get("lifecycle_deselected", []):
+            self.deselected[(provider, rule)].update(ids)
+            self._encoded.pop((provider, rule), None)
 
     @pytest.hookimpl
     def pytest_runtest_logstart(self, nodeid: str) -> None:
@@ -221,8 +248,21 @@ class LifecycleReport:
     def verdicts(self) -> dict[str, dict[str, str]]:
         table: dict[str, dict[str, str]] = {p: {} for p in self.providers}
         for (provider, rule), outcomes in self.outcomes.items():
-            table[provider][rule] = fold(outcomes)
+            verdict = fold(outcomes)
+            if (provider, rule) in self.deselected and verdict in ("passed", "non-strict"):
+                verdict = "incomplete"
+            table[provider][rule] = verdict
         return table
+
+    def message(self, provider: str, rule: str) -> str | None:
+        """The first message of (provider, rule); for one not checked in full, why."""
+        message = self.messages.get((provider, rule))
+        if message is None and (left := self.deselected.get((provider, rule))):
+            message = (
+                f"{len(left)} of its tests did not run (deselected by -k, -m, --deselect or --lf): "
+                "the rule is not checked in full"
+            )
+        return message
 
     @pytest.hookimpl
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -265,12 +305,13 @@ class LifecycleReport:
             ("failed", "broken rules", {"red": True}),
             ("non-strict", "broken SHOULDs", {"yellow": True}),
             ("waived", "waived failures (known deviations: --lifecycle-waivers)", {"yellow": True}),
+            ("incomplete", "rules not checked in full (a test skipped or deselected)", {"yellow": True}),
         ):
             broken = [(p, r) for p in self.providers for r, v in verdicts[p].items() if v == verdict]
             if broken:
                 tr.write_sep("-", title)
                 for p, r in broken:
-                    tr.write_line(f"{p} {r}: {self.messages.get((p, r), '')}"[:400], **markup)
+                    tr.write_line(f"{p} {r}: {self.message(p, r) or ''}"[:400], **markup)
                     tr.write_line(f"    the rule: pytest-lifecycle rules {r}  ({RULES[r].where})")
 
     @pytest.hookimpl
@@ -315,7 +356,7 @@ class LifecycleReport:
         return {
             "verdict": verdict,
             "kind": RULES[rule].kind,
-            "message": self.messages.get((provider, rule)),
+            "message": self.message(provider, rule),
             "text": RULES[rule].where,
             "tests": [t.as_json() for _, t in sorted(self.tests[(provider, rule)].items())],
         }

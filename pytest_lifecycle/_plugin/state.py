@@ -46,6 +46,12 @@ class LifecycleState:
         self.offered: list[Provider] = []
         self._providers: list[Provider] | None = None
 
+    def selects(self, rule: str | None) -> bool:
+        """Whether ``--lifecycle-rule`` selects *rule* (a rule ID, or a contract prefix such as ``SSE``)."""
+        if not self.rule_filter:
+            return True
+        return bool(rule) and any(rule == s or str(rule).startswith(s + "-") for s in self.rule_filter)
+
     def providers(self) -> list[Provider]:
         """The selected providers (see :mod:`pytest_lifecycle._core.discovery`)."""
         if self._providers is None:
