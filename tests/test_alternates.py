@@ -31,9 +31,8 @@ from .alternates import Alternate, all_alternates
 
 ALTERNATES = all_alternates()
 assert ALTERNATES, "no alternate-reading providers found: the kit's precision would be untested"
-MODES = {"serial": (), "xdist": ("-n", "2")}
-#: The lifecycle profile of each mode (see above).
-PROFILE = {"serial": "quick", "xdist": "ci"}
+#: Each mode's options: workers and lifecycle profile (see above).
+MODES = {"serial": ("--lifecycle-profile", "quick"), "xdist": ("-n", "2", "--lifecycle-profile", "ci")}
 
 
 def provider_name(alt: Alternate) -> str:
@@ -64,9 +63,7 @@ class Certifications:
                 chosen[alt.module] = alt
         plan = Plan({provider_name(a): {r.id for r in rules_for(contract)} for a in chosen.values()})
         specs = [f"{a.module}:provider" for a in chosen.values()]
-        result, doc = run_suite(
-            pytester, contract, *MODES[mode], "--lifecycle-profile", PROFILE[mode], provider=specs, plan=plan
-        )
+        result, doc = run_suite(pytester, contract, *MODES[mode], provider=specs, plan=plan)
         assert doc, result.stdout.str()[-4000:]
         assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stdout.str()[-4000:]
         return result, doc, plan

@@ -38,9 +38,9 @@ the contract's model) and the tests of ``stress`` rules (which hammer
 everything at once) -- for undeclared rules they are not run, so a rule
 checked only by them (LC-17, LK-08, LK-09, ST-13) is not part of the clean
 check, and one with example tests too reads *incomplete* (every test that
-ran passed, the others were deselected).  What remains are example tests, whose verdicts depend neither on a
-Hypothesis seed nor on load: the check is deterministic under Hypothesis's
-``ci`` profile and not flaky under load.  A failure lists each undeclared
+ran passed, the others were deselected).  What remains are example tests,
+whose verdicts depend neither on a Hypothesis seed nor on load: the check
+is deterministic under Hypothesis's ``ci`` profile and not flaky under load.  A failure lists each undeclared
 rule with its verdict, the failed tests and the message: declare the rule in
 ``BREAKS``/``NON_STRICT``, or narrow the mutant to its bug.
 """

@@ -116,6 +116,13 @@ class TestRecord:
         return asdict(self)
 
 
+def _pair(user_properties: list[tuple[str, object]]) -> tuple[str, str] | None:
+    """The (provider, rule) a conformance test's properties name, or None."""
+    props = {str(k): str(v) for k, v in user_properties}
+    provider, rule = props.get("lifecycle_provider"), props.get("lifecycle_rule")
+    return (provider, rule) if provider is not None and rule is not None else None
+
+
 _WORSE: Final = ("failed", "waived", "non-strict", "skipped", "not claimed", "passed")
 
 
@@ -150,18 +157,16 @@ class LifecycleReport:
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         state = state_of(self.config)
         for item in items:
-            props = {str(k): str(v) for k, v in item.user_properties}
-            provider, rule = props.get("lifecycle_provider"), props.get("lifecycle_rule")
-            if provider is not None and rule is not None and rule in RULES and state.selects(rule):
-                self.deselected[(provider, rule)].add(item.nodeid)
-                self._encoded.pop((provider, rule), None)
+            pair = _pair(item.user_properties)
+            if pair is not None and pair[1] in RULES and state.selects(pair[1]):
+                self.deselected[pair].add(item.nodeid)
+                self._encoded.pop(pair, None)
 
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
-            props = {str(k): str(v) for k, v in item.user_properties}
-            if "lifecycle_rule" in props and "lifecycle_provider" in props:
-                self.selected[item.nodeid] = (props["lifecycle_provider"], props["lifecycle_rule"])
+            if (pair := _pair(item.user_properties)) is not None:
+                self.selected[item.nodeid] = pair
         if hasattr(self.config, "workeroutput"):  # an xdist worker: its controller does not collect
             self.config.workeroutput["lifecycle_deselected"] = [
                 [provider, rule, sorted(ids)] for (provider, rule), ids in self.deselected.items()

@@ -50,7 +50,9 @@ class LifecycleState:
         """Whether ``--lifecycle-rule`` selects *rule* (a rule ID, or a contract prefix such as ``SSE``)."""
         if not self.rule_filter:
             return True
-        return bool(rule) and any(rule == s or str(rule).startswith(s + "-") for s in self.rule_filter)
+        if not rule:
+            return False
+        return any(rule == s or rule.startswith(s + "-") for s in self.rule_filter)
 
     def providers(self) -> list[Provider]:
         """The selected providers (see :mod:`pytest_lifecycle._core.discovery`)."""
